@@ -1,0 +1,617 @@
+"""Tests for the Last.fm stand-in.  Run: python3 -m pytest infra/standins -q"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from lastfm_history import normalise  # noqa: E402
+
+SERVER = os.path.join(HERE, "lastfm.py")
+FIXTURES = os.environ.get("LASTFM_FIXTURES", "/work/shared/fixtures/lastfm")
+
+
+# --------------------------------------------------------------------------------------------
+# harness
+
+class Srv:
+    def __init__(self, *extra):
+        self.proc = subprocess.Popen(
+            [sys.executable, SERVER, "--host", "127.0.0.1", "--port", "0", "--quiet", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("lastfm stand-in listening on http://"), line
+        self.base = line.strip().rsplit(" ", 1)[1]
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def raw(self, params=None, path="/2.0/", method="GET", data=None, timeout=30, headers=None):
+        url = self.base + path
+        if params is not None:
+            url += "?" + urllib.parse.urlencode(params)
+        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def api(self, **params):
+        p = {"format": "json", "api_key": "testkey"}
+        p.update({k: v for k, v in params.items() if v is not None})
+        status, _, body = self.raw(p)
+        return status, json.loads(body)
+
+    def recent(self, user, **params):
+        status, body = self.api(method="user.getrecenttracks", user=user, **params)
+        assert status == 200, body
+        return body
+
+    def admin(self, path, body=None, method=None):
+        data = None if body is None else json.dumps(body).encode()
+        method = method or ("GET" if body is None else "POST")
+        status, _, raw = self.raw(path=path, method=method, data=data,
+                                  headers={"Content-Type": "application/json"})
+        return status, json.loads(raw)
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = Srv("--rate-limit", "0", "--seed", "1")
+    yield s
+    s.close()
+
+
+def capture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8-sig") as f:
+        return json.load(f)
+
+
+def shape(x):
+    """Recursive key/type structure; a list becomes the set of its elements' shapes."""
+    if isinstance(x, dict):
+        return {k: shape(v) for k, v in sorted(x.items())}
+    if isinstance(x, list):
+        uniq = {json.dumps(shape(v), sort_keys=True) for v in x}
+        return ["list"] + sorted(uniq)
+    return type(x).__name__
+
+
+def tracks_of(body):
+    t = body["recenttracks"].get("track", [])
+    return [t] if isinstance(t, dict) else t
+
+
+def all_pages(s, user, limit=200, **params):
+    first = s.recent(user, limit=limit, page=1, **params)
+    pages = int(first["recenttracks"]["@attr"]["totalPages"])
+    items = tracks_of(first)
+    for p in range(2, pages + 1):
+        items += tracks_of(s.recent(user, limit=limit, page=p, **params))
+    return first, [t for t in items if "date" in t]
+
+
+# --------------------------------------------------------------------------------------------
+# (1) shapes against the real captures
+
+def test_shape_multiple(srv):
+    cap = capture("inflatablefriends-UserGetRecentTracksMultiple.json")
+    ours = srv.recent("demo", limit=20, page=2)  # page 2: no now-playing item
+    assert isinstance(ours["recenttracks"]["track"], list)
+    assert len(ours["recenttracks"]["track"]) == 20
+    assert shape(ours) == shape(cap)
+
+
+def test_shape_single(srv):
+    cap = capture("inflatablefriends-UserGetRecentTracksSingle.json")
+    ours = srv.recent("one")
+    assert isinstance(ours["recenttracks"]["track"], dict)
+    assert shape(ours) == shape(cap)
+    # (3) a one-item page of a bigger history is an object too
+    ours2 = srv.recent("demo", limit=1, page=3)
+    assert isinstance(ours2["recenttracks"]["track"], dict)
+    assert shape(ours2) == shape(cap)
+
+
+def test_shape_extended(srv):
+    cap = capture("inflatablefriends-UserGetRecentTracksExtended.json")
+    ours = srv.recent("one", extended=1)
+    assert shape(ours["recenttracks"]["track"]) == shape(cap["recenttracks"]["track"])
+    art = ours["recenttracks"]["track"]["artist"]
+    assert set(art) == {"name", "mbid", "url", "image"}
+    assert ours["recenttracks"]["track"]["loved"] in ("0", "1")
+
+
+def test_shape_lmammino_page_with_now_playing(srv):
+    cap = capture("lmammino-recent_tracks_page.json")
+    ours = srv.recent("demo", limit=200, page=1, extended=1)
+    tr = ours["recenttracks"]["track"]
+    assert len(tr) == 201
+    assert tr[0]["@attr"] == {"nowplaying": "true"} and "date" not in tr[0]
+    assert all("date" in t and "@attr" not in t for t in tr[1:])
+    assert shape(ours) == shape(cap)
+    np_cap = capture("lmammino-now_playing_track.json")
+    assert shape(tr[0]) == shape(np_cap)
+    assert ours["recenttracks"]["@attr"]["perPage"] == "200"
+
+
+def test_shape_empty_modern_and_legacy(srv):
+    ours = srv.recent("empty")
+    assert ours == {"recenttracks": {"track": [], "@attr": {
+        "user": "empty", "totalPages": "0", "page": "1", "perPage": "50", "total": "0"}}}
+    st, _ = srv.admin("/_admin/users", {"name": "legacy", "scrobbles": 0, "seed": 1,
+                                        "legacy_empty": True, "now_playing": False})
+    assert st == 200
+    cap = capture("inflatablefriends-UserGetRecentTracksEmpty.json")
+    legacy = srv.recent("legacy", limit=20)
+    assert shape(legacy) == shape(cap)
+    assert legacy["recenttracks"]["total"] == "0" and "track" not in legacy["recenttracks"]
+
+
+def test_shape_error(srv):
+    cap = capture("inflatablefriends-UserGetRecentTracksError.json")
+    status, body = srv.api(method="user.getrecenttracks")
+    assert status == 400
+    assert body == cap
+    status, body = srv.api(method="user.getrecenttracks", user="nobody_here")
+    assert status == 404 and shape(body) == shape(cap) and body["error"] == 6
+
+
+def test_all_numbers_are_strings_and_json_escaping(srv):
+    status, headers, raw = srv.raw({"method": "user.getrecenttracks", "user": "demo",
+                                    "api_key": "k", "format": "json", "limit": 5})
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    assert b"https:\\/\\/" in raw  # escaped slashes like the real service
+    body = json.loads(raw)
+    for k, v in body["recenttracks"]["@attr"].items():
+        assert isinstance(v, str), k
+    for t in tracks_of(body):
+        assert t["streamable"] == "0" and isinstance(t["mbid"], str)
+        assert len(t["image"]) == 4
+        if "date" in t:
+            assert t["date"]["uts"].isdigit()
+
+
+def test_getinfo(srv):
+    status, body = srv.api(method="user.getInfo", user="heavy")
+    assert status == 200
+    u = body["user"]
+    for k in ("name", "realname", "url", "country", "age", "gender", "subscriber", "playcount",
+              "playlists", "bootstrap", "type"):
+        assert isinstance(u[k], str), k
+    assert isinstance(u["registered"]["#text"], int)
+    assert u["registered"]["unixtime"] == str(u["registered"]["#text"])
+    assert time.gmtime(int(u["registered"]["unixtime"])).tm_year == 2008
+    _, truth = srv.admin("/_admin/truth?user=heavy")
+    assert int(u["playcount"]) == truth["total_scrobbles"] + truth["extra_playcount"]
+    assert int(u["playcount"]) > truth["total_scrobbles"]  # untimestamped old imports
+
+
+# --------------------------------------------------------------------------------------------
+# (2) from inclusive / to exclusive, (4) now playing
+
+def test_from_inclusive_to_exclusive(srv):
+    _, items = all_pages(srv, "demo")
+    uts = [int(t["date"]["uts"]) for t in items]
+    assert uts == sorted(uts, reverse=True)
+    counts = collections.Counter(uts)
+    shared = [u for u, c in counts.items() if c >= 2]
+    x = shared[len(shared) // 2]  # a second holding >= 2 scrobbles
+    y = uts[len(uts) // 10]
+    lo, hi = min(x, y), max(x, y)
+    body = srv.recent("demo", limit=200, **{"from": x})
+    assert int(body["recenttracks"]["@attr"]["total"]) == sum(1 for u in uts if u >= x)
+    body = srv.recent("demo", limit=200, to=x)
+    assert int(body["recenttracks"]["@attr"]["total"]) == sum(1 for u in uts if u < x)
+    first, win = all_pages(srv, "demo", limit=50, **{"from": lo, "to": hi})
+    expect = [u for u in uts if lo <= u < hi]
+    assert [int(t["date"]["uts"]) for t in win] == expect
+    assert int(first["recenttracks"]["@attr"]["total"]) == len(expect)
+    assert int(first["recenttracks"]["@attr"]["totalPages"]) == -(-len(expect) // 50)
+    # from == to: empty window
+    body = srv.recent("demo", **{"from": x, "to": x})
+    assert body["recenttracks"]["@attr"]["total"] == "0"
+
+
+def test_now_playing_injected_even_outside_window(srv):
+    # window far in the past: no scrobbles, but page 1 still carries the now-playing item
+    body = srv.recent("demo", **{"from": 1000, "to": 2000})
+    t = body["recenttracks"]["track"]
+    assert isinstance(t, dict) and t["@attr"]["nowplaying"] == "true" and "date" not in t
+    assert body["recenttracks"]["@attr"]["total"] == "0"
+    # window with content: page 1 holds limit + 1 items, page 2 holds no now-playing item
+    _, items = all_pages(srv, "demo")
+    hi = int(items[100]["date"]["uts"])
+    lo = int(items[3000]["date"]["uts"])
+    p1 = srv.recent("demo", limit=10, page=1, **{"from": lo, "to": hi})
+    assert len(p1["recenttracks"]["track"]) == 11
+    assert "date" not in p1["recenttracks"]["track"][0]
+    p2 = srv.recent("demo", limit=10, page=2, **{"from": lo, "to": hi})
+    assert len(p2["recenttracks"]["track"]) == 10
+    assert all("date" in x for x in p2["recenttracks"]["track"])
+    # users without now playing
+    assert all("date" in x for x in tracks_of(srv.recent("one")))
+
+
+# --------------------------------------------------------------------------------------------
+# (5) pagination vs truth
+
+def test_pagination_matches_truth(srv):
+    first, items = all_pages(srv, "gen_2000_7", limit=200)
+    attr = first["recenttracks"]["@attr"]
+    assert attr["total"] == "2000" and attr["totalPages"] == "10" and attr["page"] == "1"
+    _, truth = srv.admin("/_admin/truth?user=gen_2000_7")
+    assert truth["total_scrobbles"] == 2000 == len(items)
+    got = collections.Counter((normalise(t["artist"]["#text"]), normalise(t["name"])) for t in items)
+    want = {(normalise(t["artist"]), normalise(t["title"])): t["playcount"] for t in truth["tracks"]}
+    assert len(want) == len(truth["tracks"])  # no two canonical tracks fold together
+    assert dict(got) == want
+    # spelling variants exist: more exact spellings than canonical tracks
+    exact = {(t["artist"]["#text"], t["name"]) for t in items}
+    assert len(exact) > len(want)
+    # truth spelling = the most recent scrobble's spelling
+    latest = {}
+    for t in items:  # newest first
+        latest.setdefault((normalise(t["artist"]["#text"]), normalise(t["name"])),
+                          (t["artist"]["#text"], t["name"], t["album"]["#text"], int(t["date"]["uts"])))
+    for t in truth["tracks"]:
+        a, n, al, u = latest[(normalise(t["artist"]), normalise(t["title"]))]
+        assert (a, n, al, u) == (t["artist"], t["title"], t["album"], t["last_uts"])
+    # past the end: empty array with the requested page
+    past = srv.recent("gen_2000_7", limit=200, page=11)
+    assert past["recenttracks"]["track"] == [] and past["recenttracks"]["@attr"]["page"] == "11"
+    # limit clamps to 200, page 0 is page 1
+    clamp = srv.recent("gen_2000_7", limit=500, page=0)
+    assert clamp["recenttracks"]["@attr"]["perPage"] == "200"
+    assert clamp["recenttracks"]["@attr"]["page"] == "1"
+    assert len(clamp["recenttracks"]["track"]) == 201
+    # default limit 50
+    assert srv.recent("gen_2000_7")["recenttracks"]["@attr"]["perPage"] == "50"
+    # truth window
+    lo, hi = int(items[1500]["date"]["uts"]), int(items[500]["date"]["uts"])
+    _, tw = srv.admin("/_admin/truth?user=gen_2000_7&from=%d&to=%d" % (lo, hi))
+    assert tw["total_scrobbles"] == sum(1 for t in items if lo <= int(t["date"]["uts"]) < hi)
+
+
+def test_catalogue_content(srv):
+    _, truth = srv.admin("/_admin/truth?user=heavy")
+    tracks = truth["tracks"]
+    assert 0.15 * 219625 < len(tracks) < 0.3 * 219625
+    assert tracks[0]["playcount"] >= 200
+    assert sum(1 for t in tracks if t["playcount"] == 1) > len(tracks) * 0.2
+    artists = {t["artist"] for t in tracks}
+    for a in ("Beyoncé", "Sigur Rós", "Motörhead", "宇多田ヒカル", "Мумий Тролль", "AC/DC",
+              "Guns N' Roses"):
+        assert any(normalise(x) == normalise(a) for x in artists), a
+    titles = [t["title"] for t in tracks]
+    assert any("(feat. " in t for t in titles) and any(" feat. " in t and "(" not in t for t in titles)
+    assert any(t["album"] == "" for t in tracks)
+
+
+def test_post_form_and_case_insensitive_method(srv):
+    data = urllib.parse.urlencode({"method": "USER.GETRECENTTRACKS", "user": "demo",
+                                   "api_key": "k", "format": "json", "limit": "3"}).encode()
+    status, _, raw = srv.raw(path="/2.0/", method="POST", data=data,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200
+    assert json.loads(raw)["recenttracks"]["@attr"]["perPage"] == "3"
+
+
+# --------------------------------------------------------------------------------------------
+# (6) determinism, (7) same-second scrobbles
+
+def test_determinism_across_processes(srv):
+    other = Srv("--rate-limit", "0", "--seed", "1")
+    try:
+        for user, page in (("gen_3000_5", 3), ("demo", 7), ("heavy", 731)):
+            p = {"method": "user.getrecenttracks", "user": user, "api_key": "k",
+                 "format": "json", "limit": 200, "page": page, "extended": 1}
+            a = srv.raw(p)[2]
+            b = other.raw(p)[2]
+            assert a == b, user
+        assert srv.admin("/_admin/truth?user=gen_3000_5") == other.admin("/_admin/truth?user=gen_3000_5")
+    finally:
+        other.close()
+    third = Srv("--rate-limit", "0", "--seed", "2")
+    try:
+        p = {"method": "user.getrecenttracks", "user": "demo", "api_key": "k", "format": "json"}
+        assert srv.raw(p)[2] != third.raw(p)[2]  # --seed changes the built-in users
+    finally:
+        third.close()
+
+
+def test_same_second_scrobbles(srv):
+    _, items = all_pages(srv, "demo")
+    by_second = collections.defaultdict(list)
+    for t in items:
+        by_second[t["date"]["uts"]].append((normalise(t["artist"]["#text"]), normalise(t["name"])))
+    sharing = sum(len(v) for v in by_second.values() if len(v) > 1)
+    assert sharing >= 0.01 * len(items)
+    for v in by_second.values():
+        assert len(v) == len(set(v))  # different tracks in the same second
+    # history spans ~ N * 36 min, ends just before 1790000000
+    newest = int(items[0]["date"]["uts"])
+    assert 1790000000 - 3600 < newest < 1790000000
+
+
+# --------------------------------------------------------------------------------------------
+# (8) rate limiter
+
+def test_rate_limiter():
+    s = Srv("--rate-limit", "5")
+    try:
+        p = {"method": "user.getrecenttracks", "user": "one", "api_key": "k", "format": "json"}
+        t0 = time.monotonic()
+        with cf.ThreadPoolExecutor(10) as ex:
+            res = list(ex.map(lambda _: s.raw(p), range(30)))
+        elapsed = time.monotonic() - t0
+        limited = [r for r in res if r[0] == 429]
+        allowed = 30 - len(limited)
+        assert len(limited) > 0 and all(r[0] in (200, 429) for r in res)
+        assert allowed <= 5 + 5 * elapsed + 1  # capacity 5, refill 5/s
+        for st, _, body in limited:
+            assert json.loads(body) == {
+                "error": 29, "links": [],
+                "message": "Rate Limit Exceeded - Your IP has made too many requests in a short period"}
+        _, stats = s.admin("/_admin/stats")
+        assert stats["error29"] == len(limited)
+        assert stats["max_requests_in_any_1s"] >= 30
+        s.admin("/_admin/stats/reset", {})
+        time.sleep(1.2)  # bucket refills
+        t0 = time.monotonic()
+        for i in range(20):  # spaced exactly at the rate (5/s)
+            while time.monotonic() < t0 + i * 0.2:
+                time.sleep(0.005)
+            st, _, body = s.raw(p)
+            assert st == 200, body
+        _, stats = s.admin("/_admin/stats")
+        assert stats["error29"] == 0 and stats["requests"] == 20
+        # runtime change: disable
+        _, cfg = s.admin("/_admin/config", {"rate_limit": 0})
+        assert cfg["rate_limit"] == 0
+        assert all(s.raw(p)[0] == 200 for _ in range(30))
+    finally:
+        s.close()
+
+
+# --------------------------------------------------------------------------------------------
+# (9) faults
+
+@pytest.fixture()
+def faulty(srv):
+    yield srv
+    srv.admin("/_admin/config", {"faults": {k: 0 for k in ("error8", "error11", "error16",
+                                                          "http5xx", "stall", "truncated")},
+                                 "latency_ms": 0, "stall_seconds": 25, "fault_seed": 1})
+
+
+def _p(user="demo"):
+    return {"method": "user.getrecenttracks", "user": user, "api_key": "k", "format": "json",
+            "limit": 200}
+
+
+def test_fault_error_codes(faulty):
+    s = faulty
+    _, before = s.admin("/_admin/stats")
+    for fault, status, code, msg in (
+            ("error8", 200, 8, "Operation failed - Most likely the backend service failed. Please try again."),
+            ("error11", 503, 11, "Service Offline - This service is temporarily offline. Try again later."),
+            ("error16", 503, 16, "There was a temporary error processing your request. Please try again")):
+        s.admin("/_admin/config", {"faults": {fault: 1.0}})
+        st, _, raw = s.raw(_p())
+        assert st == status
+        assert json.loads(raw) == {"error": code, "message": msg, "links": []}
+        st, _, raw = s.raw({"method": "user.getinfo", "user": "demo", "api_key": "k"})
+        assert json.loads(raw)["error"] == code
+        s.admin("/_admin/config", {"faults": {fault: 0.0}})
+    _, after = s.admin("/_admin/stats")
+    for f in ("error8", "error11", "error16"):
+        assert after["errors_injected"][f] - before["errors_injected"][f] == 2
+
+
+def test_fault_http5xx_and_truncated(faulty):
+    s = faulty
+    s.admin("/_admin/config", {"faults": {"http5xx": 1.0}})
+    st, headers, raw = s.raw(_p())
+    assert st == 502 and headers["Content-Type"].startswith("text/html") and b"<html>" in raw
+    s.admin("/_admin/config", {"faults": {"http5xx": 0.0, "truncated": 1.0}})
+    st, _, raw = s.raw(_p())
+    assert st == 200
+    full = s.raw(_p())[2]
+    s.admin("/_admin/config", {"faults": {"truncated": 0.0}})
+    full = s.raw(_p())[2]
+    assert 0.4 * len(full) < len(raw) < 0.6 * len(full) and full.startswith(raw)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(raw)
+
+
+def test_fault_stall(faulty):
+    s = faulty
+    s.admin("/_admin/config", {"faults": {"stall": 1.0}, "stall_seconds": 1.5})
+    t0 = time.monotonic()
+    with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+        s.raw(_p(), timeout=0.5)
+    # a patient client gets a normal answer after the stall
+    t0 = time.monotonic()
+    st, _, raw = s.raw(_p(), timeout=10)
+    assert st == 200 and time.monotonic() - t0 >= 1.4 and "recenttracks" in json.loads(raw)
+
+
+def test_fault_probabilities_are_seeded(faulty):
+    s = faulty
+
+    def run():
+        s.admin("/_admin/config", {"faults": {"error8": 0.3, "error16": 0.1}, "fault_seed": 42})
+        return [json.loads(s.raw(_p("one"))[2]).get("error", 0) for _ in range(40)]
+
+    a, b = run(), run()
+    assert a == b
+    assert 3 <= a.count(8) <= 25 and 0 in a
+    _, cfg = s.admin("/_admin/config")
+    assert cfg["faults"]["error8"] == 0.3 and cfg["fault_seed"] == 42
+
+
+def test_latency(faulty):
+    s = faulty
+    s.admin("/_admin/config", {"latency_ms": 300})
+    t0 = time.monotonic()
+    with cf.ThreadPoolExecutor(5) as ex:
+        res = list(ex.map(lambda _: s.raw(_p("one"))[0], range(5)))
+    dt = time.monotonic() - t0
+    assert res == [200] * 5
+    assert 0.3 <= dt < 1.2  # concurrent sleeps do not serialise
+
+
+# --------------------------------------------------------------------------------------------
+# (10) error codes
+
+def test_error_codes(srv):
+    cases = [
+        (dict(method="user.getrecenttracks", user="demo", api_key=""), 403, 10),
+        (dict(method="user.getrecenttracks", user="demo", api_key="invalid"), 403, 10),
+        (dict(method="user.getrecenttracks", user="demo", api_key="suspended"), 403, 26),
+        (dict(method="user.getrecenttracks", user="private", api_key="k"), 403, 17),
+        (dict(method="user.getrecenttracks", user="nobody_x", api_key="k"), 404, 6),
+        (dict(method="user.getrecenttracks", api_key="k"), 400, 6),
+        (dict(method="user.getrecenttracks", user="demo", api_key="k", page="x"), 400, 6),
+        (dict(method="user.getrecenttracks", user="demo", api_key="k", page="-1"), 400, 6),
+        (dict(method="user.getrecenttracks", user="demo", api_key="k", limit="0"), 400, 6),
+        (dict(method="user.getrecenttracks", user="demo", api_key="k", limit="abc"), 400, 6),
+        (dict(method="user.nosuchthing", user="demo", api_key="k"), 400, 3),
+        (dict(user="demo", api_key="k"), 400, 3),
+    ]
+    for params, status, code in cases:
+        params["format"] = "json"
+        st, _, raw = srv.raw({k: v for k, v in params.items()})
+        body = json.loads(raw)
+        assert (st, body["error"]) == (status, code), params
+        assert isinstance(body["message"], str) and body["links"] == []
+    st, body = srv.api(method="user.getrecenttracks", user="private")
+    assert body["message"] == "Login: User required to be logged in"
+    # usernames are case-insensitive; @attr carries the stored spelling
+    assert srv.recent("DEMO", limit=1)["recenttracks"]["@attr"]["user"] == "demo"
+
+
+# --------------------------------------------------------------------------------------------
+# (11) heavy user
+
+def test_heavy_user(srv):
+    t0 = time.perf_counter()
+    body = srv.recent("heavy", limit=200, page=1)
+    first = time.perf_counter() - t0
+    _, users = srv.admin("/_admin/users")
+    gen = [u for u in users["users"] if u["name"] == "heavy"][0]
+    print("\nheavy user: first request %.2fs, generation %.2fs" % (first, gen["generation_seconds"]))
+    assert body["recenttracks"]["@attr"]["total"] == "219625"
+    assert body["recenttracks"]["@attr"]["totalPages"] == "1099"
+    assert gen["generation_seconds"] < 6
+    last = srv.recent("heavy", limit=200, page=1099)
+    assert len(last["recenttracks"]["track"]) == 219625 - 1098 * 200
+    oldest = int(tracks_of(last)[-1]["date"]["uts"])
+    assert 2010 <= time.gmtime(oldest).tm_year <= 2012  # ~15 years of history
+    # throughput: 100 pages of 200 items, 10 concurrent clients
+    t0 = time.perf_counter()
+    with cf.ThreadPoolExecutor(10) as ex:
+        res = list(ex.map(lambda pg: srv.raw({**_p("heavy"), "page": pg})[0], range(1, 101)))
+    dt = time.perf_counter() - t0
+    print("heavy user: 100 pages of 200 in %.2fs (%.0f req/s)" % (dt, 100 / dt))
+    assert res == [200] * 100 and dt < 20
+
+
+# --------------------------------------------------------------------------------------------
+# (12) admin edits
+
+def test_admin_scrobble_add_delete(srv):
+    st, u = srv.admin("/_admin/users", {"name": "editor", "scrobbles": 300, "seed": 3,
+                                        "extra_playcount": 7})
+    assert st == 200 and u["total_scrobbles"] == 300
+    _, truth0 = srv.admin("/_admin/truth?user=editor")
+    top = truth0["tracks"][0]
+    _, items0 = all_pages(srv, "editor")
+    mid_uts = int(items0[150]["date"]["uts"])
+    late = mid_uts  # a late scrobble sharing a second with an existing one
+    new = {"artist": "Brand New Artist", "title": "Brand New Song", "album": "", "uts": 1789999990}
+    st, res = srv.admin("/_admin/scrobbles", {"user": "editor", "scrobbles": [
+        {"artist": top["artist"], "title": top["title"], "album": top["album"], "uts": late}, new]})
+    assert st == 200 and res == {"user": "editor", "added": 2, "total_scrobbles": 302}
+    _, truth1 = srv.admin("/_admin/truth?user=editor")
+    assert truth1["total_scrobbles"] == 302
+    t1 = {(t["artist"], t["title"]): t for t in truth1["tracks"]}
+    assert t1[(top["artist"], top["title"])]["playcount"] == top["playcount"] + 1
+    assert t1[("Brand New Artist", "Brand New Song")]["playcount"] == 1
+    first, items1 = all_pages(srv, "editor")
+    assert first["recenttracks"]["@attr"]["total"] == "302"
+    uts1 = [int(t["date"]["uts"]) for t in items1]
+    assert uts1 == sorted(uts1, reverse=True)
+    assert items1[0]["name"] == "Brand New Song"
+    # stable for ties: the late scrobble goes after existing scrobbles of that second
+    same = [t for t in items1 if int(t["date"]["uts"]) == late]
+    assert same[-1]["name"] == top["title"]
+    st, info = srv.api(method="user.getinfo", user="editor")
+    assert info["user"]["playcount"] == str(302 + 7)
+    # delete
+    st, res = srv.admin("/_admin/scrobbles", {"user": "editor", "uts": late, "artist": top["artist"],
+                                              "title": top["title"]}, method="DELETE")
+    assert st == 200 and res["total_scrobbles"] == 301
+    st, _ = srv.admin("/_admin/scrobbles", {"user": "editor", "uts": 5, "artist": "x", "title": "y"},
+                      method="DELETE")
+    assert st == 404
+    _, truth2 = srv.admin("/_admin/truth?user=editor")
+    t2 = {(t["artist"], t["title"]): t for t in truth2["tracks"]}
+    assert t2[(top["artist"], top["title"])]["playcount"] == top["playcount"]
+    assert srv.recent("editor")["recenttracks"]["@attr"]["total"] == "301"
+    # recreating the user discards edits
+    srv.admin("/_admin/users", {"name": "editor", "scrobbles": 300, "seed": 3})
+    assert srv.admin("/_admin/truth?user=editor")[1]["tracks"] == truth0["tracks"]
+
+
+def test_admin_misc(srv):
+    assert srv.admin("/_admin/health") == (200, {"ok": True})
+    st, cfg = srv.admin("/_admin/config")
+    assert st == 200 and set(cfg) == {"latency_ms", "rate_limit", "faults", "stall_seconds",
+                                      "fault_seed"}
+    st, err = srv.admin("/_admin/config", {"faults": {"nope": 1}})
+    assert st == 400
+    st, stats = srv.admin("/_admin/stats")
+    for k in ("requests", "by_method", "error29", "errors_injected", "max_requests_in_any_1s", "since"):
+        assert k in stats
+    assert stats["by_method"].get("user.getrecenttracks", 0) > 0
+    st, stats = srv.admin("/_admin/stats/reset", {})
+    assert stats["requests"] == 0
+    st, u = srv.admin("/_admin/users", {"name": "priv2", "scrobbles": 10, "seed": 1, "private": True})
+    assert srv.api(method="user.getrecenttracks", user="priv2")[1]["error"] == 17
+
+
+def test_keep_alive_connection(srv):
+    import http.client
+    host, port = srv.base.split("//")[1].split(":")
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        for i in range(3):
+            c.request("POST", "/_admin/nope", body=b'{"x": 1}', headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            assert r.status == 404
+            r.read()
+            c.request("GET", "/2.0/?method=user.getrecenttracks&user=one&api_key=k&format=json")
+            r = c.getresponse()
+            assert r.status == 200 and json.loads(r.read())["recenttracks"]["@attr"]["total"] == "1"
+    finally:
+        c.close()

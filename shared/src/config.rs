@@ -1,0 +1,118 @@
+//! Configuration from the environment, with the real services as defaults.
+
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or(ConfigError::Missing(name))
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[derive(Clone)]
+pub struct LastfmConfig {
+    pub api_url: String,
+    pub api_key: String,
+    /// Requests per second across every worker together.
+    pub rate_limit: f64,
+    pub timeout: Duration,
+}
+
+// The API key must never reach a log line.
+impl fmt::Debug for LastfmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LastfmConfig")
+            .field("api_url", &self.api_url)
+            .field("api_key", &"<redacted>")
+            .field("rate_limit", &self.rate_limit)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl LastfmConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let rate_limit: f64 = parsed("LASTFM_RATE_LIMIT", 5.0)?;
+        if !(rate_limit > 0.0 && rate_limit.is_finite()) {
+            return Err(ConfigError::Invalid {
+                name: "LASTFM_RATE_LIMIT",
+                reason: "must be a positive number of requests per second".into(),
+            });
+        }
+        Ok(Self {
+            api_url: var("LASTFM_API_URL")
+                .unwrap_or_else(|| "https://ws.audioscrobbler.com/2.0/".to_string()),
+            api_key: var("LASTFM_API_KEY").unwrap_or_default(),
+            rate_limit,
+            timeout: Duration::from_millis(parsed("LASTFM_TIMEOUT_MS", 20_000u64)?),
+        })
+    }
+}
+
+/// What every function needs to find its table and queues.
+#[derive(Clone)]
+pub struct AppConfig {
+    pub table_name: String,
+    pub page_queue_url: String,
+    pub start_queue_url: String,
+    pub lastfm: LastfmConfig,
+    /// Receives of a page message before SQS moves it to the dead-letter queue.
+    pub max_receives: u32,
+    /// HS256 secret for locally issued tokens; absent in real deployments.
+    pub dev_jwt_secret: Option<String>,
+    pub cursor_secret: String,
+}
+
+impl fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("table_name", &self.table_name)
+            .field("page_queue_url", &self.page_queue_url)
+            .field("start_queue_url", &self.start_queue_url)
+            .field("lastfm", &self.lastfm)
+            .field("max_receives", &self.max_receives)
+            .field("dev_jwt_secret", &self.dev_jwt_secret.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl AppConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let dev_jwt_secret = var("DEV_JWT_SECRET");
+        let cursor_secret = var("CURSOR_SECRET")
+            .or_else(|| dev_jwt_secret.clone())
+            .ok_or(ConfigError::Missing("CURSOR_SECRET"))?;
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            page_queue_url: required("PAGE_QUEUE_URL")?,
+            start_queue_url: required("START_QUEUE_URL")?,
+            lastfm: LastfmConfig::from_env()?,
+            max_receives: parsed("MAX_RECEIVES", 5u32)?,
+            dev_jwt_secret,
+            cursor_secret,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! HTTP client for the Last.fm API: rate-gated, retrying transient failures with backoff.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use super::error::{Disposition, LastfmError};
+use super::loved::{parse_loved_tracks, LovedTracksPage};
+use super::model::{parse_body, parse_recent_tracks, parse_user_info, RecentTracksPage, UserInfo};
+use super::top_artists::{parse_top_artists, TopArtistsPage};
+use crate::config::LastfmConfig;
+
+/// Admission control shared by every caller of Last.fm (possibly across processes).
+pub trait RateGate: Send + Sync {
+    /// Waits until one more request may be sent.
+    fn acquire(&self) -> impl Future<Output = Result<(), LastfmError>> + Send;
+    /// Last.fm said "too many requests": hold everyone back for a while.
+    fn back_off(&self, pause: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// A window of `user.getRecentTracks`: `from` inclusive, `to` exclusive (unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub rate_limit_pause: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            base_delay: Duration::from_millis(400),
+            rate_limit_pause: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct LastfmClient<G> {
+    http: reqwest::Client,
+    config: LastfmConfig,
+    gate: G,
+    retry: RetryPolicy,
+}
+
+pub const PAGE_LIMIT: u32 = 200;
+
+impl<G: RateGate> LastfmClient<G> {
+    pub fn new(config: LastfmConfig, gate: G) -> Result<Self, LastfmError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("karaoke-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LastfmError::Transport(e.without_url().to_string()))?;
+        Ok(Self {
+            http,
+            config,
+            gate,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn gate(&self) -> &G {
+        &self.gate
+    }
+
+    pub async fn recent_tracks(
+        &self,
+        user: &str,
+        page: u32,
+        window: Window,
+    ) -> Result<RecentTracksPage, LastfmError> {
+        let mut params = vec![
+            ("method", "user.getrecenttracks".to_string()),
+            ("user", user.to_string()),
+            ("limit", PAGE_LIMIT.to_string()),
+            ("page", page.max(1).to_string()),
+            ("extended", "1".to_string()),
+        ];
+        if let Some(from) = window.from {
+            params.push(("from", from.to_string()));
+        }
+        if let Some(to) = window.to {
+            params.push(("to", to.to_string()));
+        }
+        self.call(&params, parse_recent_tracks).await
+    }
+
+    pub async fn user_info(&self, user: &str) -> Result<UserInfo, LastfmError> {
+        let params = [
+            ("method", "user.getinfo".to_string()),
+            ("user", user.to_string()),
+        ];
+        self.call(&params, parse_user_info).await
+    }
+
+    pub async fn top_artists(&self, user: &str, page: u32) -> Result<TopArtistsPage, LastfmError> {
+        let params = [
+            ("method", "user.gettopartists".to_string()),
+            ("user", user.to_string()),
+            ("period", "overall".to_string()),
+            ("limit", PAGE_LIMIT.to_string()),
+            ("page", page.max(1).to_string()),
+        ];
+        self.call(&params, parse_top_artists).await
+    }
+
+    pub async fn loved_tracks(&self, user: &str, page: u32) -> Result<LovedTracksPage, LastfmError> {
+        let params = [
+            ("method", "user.getlovedtracks".to_string()),
+            ("user", user.to_string()),
+            ("limit", PAGE_LIMIT.to_string()),
+            ("page", page.max(1).to_string()),
+        ];
+        self.call(&params, parse_loved_tracks).await
+    }
+
+    async fn call<T>(
+        &self,
+        params: &[(&str, String)],
+        parse: fn(Value) -> Result<T, LastfmError>,
+    ) -> Result<T, LastfmError> {
+        let method = params[0].1.as_str();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.send_once(params).await {
+                Ok(value) => parse(value),
+                Err(e) => Err(e),
+            };
+            let err = match result {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            if err.disposition() == Disposition::Permanent || attempt >= self.retry.attempts {
+                return Err(err);
+            }
+            let delay = if err.is_rate_limited() {
+                self.gate.back_off(self.retry.rate_limit_pause).await;
+                self.retry.rate_limit_pause
+            } else {
+                self.retry.base_delay * 2u32.pow(attempt - 1)
+            };
+            warn!(method, attempt, error = %err, delay_ms = delay.as_millis() as u64, "retrying Last.fm request");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn send_once(&self, params: &[(&str, String)]) -> Result<Value, LastfmError> {
+        self.gate.acquire().await?;
+        let mut query: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        query.push(("api_key", self.config.api_key.as_str()));
+        query.push(("format", "json"));
+        let response = self
+            .http
+            .get(&self.config.api_url)
+            .query(&query)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        debug!(method = %params[0].1, status, bytes = body.len(), "Last.fm answered");
+        // The body decides: Last.fm sends its errors with almost any status, including 200.
+        match parse_body(&body) {
+            Ok(value) => Ok(value),
+            Err(LastfmError::Malformed { .. }) if status >= 400 => Err(LastfmError::Http { status }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// reqwest's errors print the URL, and the URL carries the API key: drop it.
+    fn transport_error(&self, e: reqwest::Error) -> LastfmError {
+        if e.is_timeout() {
+            LastfmError::Timeout(self.config.timeout)
+        } else if e.is_decode() || e.is_body() {
+            LastfmError::Malformed {
+                detail: e.without_url().to_string(),
+            }
+        } else {
+            LastfmError::Transport(e.without_url().to_string())
+        }
+    }
+}

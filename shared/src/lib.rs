@@ -1,0 +1,13 @@
+//! karaoke-sync's shared library: the domain rules, the Last.fm client, and DynamoDB/SQS storage
+//! used by every Lambda function and command-line tool.
+
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod cursor;
+pub mod lastfm;
+pub mod normalize;
+pub mod queue;
+pub mod store;
+pub mod sync;
+pub mod telemetry;

@@ -1,0 +1,320 @@
+//! Sync jobs: the progress item every worker updates.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::attr::{self, Item};
+use super::keys;
+use super::{Store, StoreError};
+use crate::lastfm::Window;
+use crate::sync::job::{Job, JobKind, JobStatus};
+
+fn to_item(job: &Job) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), attr::s(keys::user_pk(&job.user_id)));
+    item.insert("sk".into(), attr::s(keys::job_sk(&job.job_id)));
+    item.insert("entity".into(), attr::s("job"));
+    item.insert("job_id".into(), attr::s(&job.job_id));
+    item.insert("kind".into(), attr::s(job.kind.as_str()));
+    item.insert("status".into(), attr::s(job.status.as_str()));
+    item.insert("lastfm_user".into(), attr::s(&job.lastfm_user));
+    item.insert("generation".into(), attr::s(&job.generation));
+    if let Some(from) = job.window.from {
+        item.insert("window_from".into(), attr::n(from));
+    }
+    if let Some(to) = job.window.to {
+        item.insert("window_to".into(), attr::n(to));
+    }
+    item.insert("created_at".into(), attr::n(job.created_at));
+    item.insert("updated_at".into(), attr::n(job.updated_at));
+    item
+}
+
+fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
+    let status = attr::get_s(item, "status")?;
+    let kind = attr::get_s(item, "kind")?;
+    Ok(Job {
+        user_id: user_id.to_string(),
+        job_id: attr::get_s(item, "job_id")?,
+        kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("job status {status}")))?,
+        lastfm_user: attr::get_s(item, "lastfm_user")?,
+        generation: attr::get_s(item, "generation")?,
+        window: Window {
+            from: attr::get_n_opt(item, "window_from")?,
+            to: attr::get_n_opt(item, "window_to")?,
+        },
+        pages_total: attr::get_n_opt(item, "pages_total")?,
+        done_pages: attr::get_ns(item, "done_pages")?,
+        failed_pages: attr::get_ns(item, "failed_pages")?,
+        scrobbles_total: attr::get_n_opt(item, "scrobbles_total")?.unwrap_or(0),
+        scrobbles_done: attr::get_n_opt(item, "scrobbles_done")?.unwrap_or(0),
+        newest_uts: attr::get_n_opt(item, "newest_uts")?,
+        created_at: attr::get_n(item, "created_at")?,
+        started_at: attr::get_n_opt(item, "started_at")?,
+        updated_at: attr::get_n(item, "updated_at")?,
+        finished_at: attr::get_n_opt(item, "finished_at")?,
+        errors: attr::get_string_list(item, "errors")?,
+    })
+}
+
+fn message_list(message: &str) -> AttributeValue {
+    AttributeValue::L(vec![attr::s(message)])
+}
+
+impl Store {
+    pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.metrics.write();
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(job)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    pub async fn get_job(&self, user_id: &str, job_id: &str) -> Result<Option<Job>, StoreError> {
+        self.metrics.read();
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::job_sk(job_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.item.as_ref().map(|i| from_item(user_id, i)).transpose()
+    }
+
+    pub async fn latest_job(&self, user_id: &str) -> Result<Option<Job>, StoreError> {
+        self.metrics.read();
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", attr::s(keys::user_pk(user_id)))
+            .expression_attribute_values(":prefix", attr::s(keys::JOB_PREFIX))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.items
+            .unwrap_or_default()
+            .first()
+            .map(|i| from_item(user_id, i))
+            .transpose()
+    }
+
+    async fn update_job(
+        &self,
+        job: &Job,
+        update: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Job, StoreError> {
+        let mut request = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(&job.user_id)))
+            .key("sk", attr::s(keys::job_sk(&job.job_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        self.metrics.write();
+        let out = request.send().await.map_err(StoreError::from_sdk)?;
+        let item = out
+            .attributes
+            .ok_or_else(|| StoreError::Corrupt("update returned no job".into()))?;
+        from_item(&job.user_id, &item)
+    }
+
+    /// Records what the first page told us. Idempotent: a retried start keeps the first answer.
+    pub async fn set_job_totals(
+        &self,
+        job: &Job,
+        pages_total: u32,
+        scrobbles_total: u64,
+        newest_uts: Option<i64>,
+        now: i64,
+    ) -> Result<Job, StoreError> {
+        let mut update = String::from(
+            "SET pages_total = if_not_exists(pages_total, :pages), \
+             scrobbles_total = if_not_exists(scrobbles_total, :scrobbles), \
+             started_at = if_not_exists(started_at, :now), #status = :running, updated_at = :now",
+        );
+        let mut values = vec![
+            (":pages", attr::n(pages_total)),
+            (":scrobbles", attr::n(scrobbles_total)),
+            (":now", attr::n(now)),
+            (":running", attr::s("running")),
+            (":queued", attr::s("queued")),
+        ];
+        if let Some(newest) = newest_uts {
+            update.push_str(", newest_uts = if_not_exists(newest_uts, :newest)");
+            values.push((":newest", attr::n(newest)));
+        }
+        self.update_job(job, &update, "#status IN (:queued, :running)", values)
+            .await
+    }
+
+    pub async fn mark_job_running(&self, job: &Job, now: i64) -> Result<Job, StoreError> {
+        self.update_job(
+            job,
+            "SET #status = :running, started_at = if_not_exists(started_at, :now), updated_at = :now",
+            "#status IN (:queued, :running)",
+            vec![
+                (":running", attr::s("running")),
+                (":queued", attr::s("queued")),
+                (":now", attr::n(now)),
+            ],
+        )
+        .await
+    }
+
+    /// Counts a page once. Returns None when it had already been counted (or the job ended).
+    pub async fn mark_page_done(
+        &self,
+        job: &Job,
+        page: u32,
+        scrobbles: u64,
+        now: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "ADD done_pages :page, scrobbles_done :scrobbles SET updated_at = :now DELETE failed_pages :page",
+                "(attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) AND #status = :running",
+                vec![
+                    (":page", attr::ns([page])),
+                    (":n", attr::n(page)),
+                    (":scrobbles", attr::n(scrobbles)),
+                    (":now", attr::n(now)),
+                    (":running", attr::s("running")),
+                ],
+            )
+            .await;
+        match result {
+            Ok(job) => Ok(Some(job)),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records a page that exhausted its retries. Returns None if it was already settled.
+    pub async fn mark_page_failed(
+        &self,
+        job: &Job,
+        page: u32,
+        message: &str,
+        now: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "ADD failed_pages :page SET updated_at = :now, errors = list_append(if_not_exists(errors, :empty), :msg)",
+                "(attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) \
+                 AND (attribute_not_exists(failed_pages) OR NOT contains(failed_pages, :n)) AND #status = :running",
+                vec![
+                    (":page", attr::ns([page])),
+                    (":n", attr::n(page)),
+                    (":now", attr::n(now)),
+                    (":empty", AttributeValue::L(vec![])),
+                    (":msg", message_list(message)),
+                    (":running", attr::s("running")),
+                ],
+            )
+            .await;
+        match result {
+            Ok(job) => Ok(Some(job)),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends a running job (done or partial). Returns None if another worker ended it first.
+    pub async fn finish_job(
+        &self,
+        job: &Job,
+        status: JobStatus,
+        now: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "SET #status = :status, finished_at = :now, updated_at = :now",
+                "#status = :running",
+                vec![
+                    (":status", attr::s(status.as_str())),
+                    (":now", attr::n(now)),
+                    (":running", attr::s("running")),
+                ],
+            )
+            .await;
+        match result {
+            Ok(job) => Ok(Some(job)),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stops a job for good with a message for the user. None if it had already ended.
+    pub async fn fail_job(
+        &self,
+        job: &Job,
+        message: &str,
+        now: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "SET #status = :failed, finished_at = :now, updated_at = :now, \
+                 errors = list_append(if_not_exists(errors, :empty), :msg)",
+                "#status IN (:queued, :running)",
+                vec![
+                    (":failed", attr::s("failed")),
+                    (":queued", attr::s("queued")),
+                    (":running", attr::s("running")),
+                    (":now", attr::n(now)),
+                    (":empty", AttributeValue::L(vec![])),
+                    (":msg", message_list(message)),
+                ],
+            )
+            .await;
+        match result {
+            Ok(job) => Ok(Some(job)),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts an ended (partial, failed or stalled) job back in the queue, keeping its finished pages.
+    pub async fn reopen_job(&self, job: &Job, now: i64) -> Result<Job, StoreError> {
+        self.update_job(
+            job,
+            "SET #status = :queued, updated_at = :now, \
+             errors = list_append(if_not_exists(errors, :empty), :msg) REMOVE failed_pages, finished_at",
+            "#status = :was",
+            vec![
+                (":queued", attr::s("queued")),
+                (":was", attr::s(job.status.as_str())),
+                (":now", attr::n(now)),
+                (":empty", AttributeValue::L(vec![])),
+                (":msg", message_list("Resumed: fetching the pages that were not finished.")),
+            ],
+        )
+        .await
+    }
+}

@@ -1,0 +1,55 @@
+//! Key layout of the single table (see docs/DATA-MODEL.md).
+
+pub fn user_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+pub const PROFILE_SK: &str = "PROFILE";
+pub const LASTFM_SERVICE_SK: &str = "SERVICE#lastfm";
+
+pub fn job_sk(job_id: &str) -> String {
+    format!("JOB#{job_id}")
+}
+
+pub const JOB_PREFIX: &str = "JOB#";
+
+pub fn track_sk(key: &str) -> String {
+    format!("TRACK#{key}")
+}
+
+pub const TRACK_PREFIX: &str = "TRACK#";
+
+pub fn ledger_sk(job_id: &str, page: u32) -> String {
+    format!("LEDGER#{job_id}#{page:06}")
+}
+
+/// The "Songs You Know" index partition of one user.
+pub fn songs_gsi_pk(user_id: &str) -> String {
+    format!("SONGS#{user_id}")
+}
+
+/// Sort key in the songs index: Last.fm tracks first ("a"), most played first.
+pub fn lastfm_song_sort(playcount: u64, key: &str) -> String {
+    let inverted = 999_999_999_999u64.saturating_sub(playcount);
+    format!("a#{inverted:012}#{key}")
+}
+
+pub const RATE_PK: &str = "RATE#lastfm";
+pub const RATE_SK: &str = "RATE";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn song_sort_keys_put_bigger_playcounts_first() {
+        let mut keys = [
+            lastfm_song_sort(3, "k1"),
+            lastfm_song_sort(1200, "k2"),
+            lastfm_song_sort(40, "k3"),
+        ];
+        keys.sort();
+        assert!(keys[0].ends_with("k2") && keys[1].ends_with("k3") && keys[2].ends_with("k1"));
+        assert_eq!(ledger_sk("j", 7), "LEDGER#j#000007");
+    }
+}

@@ -1,0 +1,84 @@
+//! DynamoDB storage: one table, entity types kept apart by key (see docs/DATA-MODEL.md).
+
+pub mod attr;
+pub mod jobs;
+pub mod keys;
+pub mod ledger;
+pub mod rate_gate;
+pub mod tracks;
+pub mod users;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::Client;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB request failed: {0}")]
+    Dynamo(String),
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+    #[error("a concurrent writer changed the item first")]
+    Conflict,
+}
+
+impl StoreError {
+    /// Maps an SDK error, turning a failed condition into `Conflict`.
+    pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        if err
+            .as_service_error()
+            .and_then(|e| e.code())
+            .is_some_and(|c| c == "ConditionalCheckFailedException")
+        {
+            return StoreError::Conflict;
+        }
+        StoreError::Dynamo(DisplayErrorContext(err).to_string())
+    }
+}
+
+/// Counts requests so benchmarks can report what a sync costs.
+#[derive(Debug, Default)]
+pub struct StoreMetrics {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+impl StoreMetrics {
+    pub(crate) fn read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Client,
+    pub(crate) table: String,
+    pub metrics: Arc<StoreMetrics>,
+}
+
+impl Store {
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+            metrics: Arc::default(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.db
+    }
+}

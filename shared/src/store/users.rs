@@ -1,0 +1,248 @@
+//! Per-user profile (holds the one-sync-at-a-time lock) and the Last.fm connection.
+
+use super::attr::{self, Item};
+use super::keys;
+use super::{Store, StoreError};
+use crate::sync::job::Job;
+use crate::sync::job::JobKind;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastfmService {
+    pub username: String,
+    pub connected_at: i64,
+    /// Newest scrobble already counted; incremental syncs start after it.
+    pub watermark_uts: Option<i64>,
+    /// The full sync whose counts are current.
+    pub generation: Option<String>,
+    pub last_sync_at: Option<i64>,
+    pub last_job_id: Option<String>,
+}
+
+fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
+    Ok(LastfmService {
+        username: attr::get_s(item, "username")?,
+        connected_at: attr::get_n(item, "connected_at")?,
+        watermark_uts: attr::get_n_opt(item, "watermark_uts")?,
+        generation: attr::get_s_opt(item, "generation")?,
+        last_sync_at: attr::get_n_opt(item, "last_sync_at")?,
+        last_job_id: attr::get_s_opt(item, "last_job_id")?,
+    })
+}
+
+/// Who holds a user's sync lock when we could not take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHeld {
+    pub job_id: String,
+}
+
+impl Store {
+    pub async fn get_lastfm_service(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<LastfmService>, StoreError> {
+        self.metrics.read();
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::LASTFM_SERVICE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.item.as_ref().map(service_from_item).transpose()
+    }
+
+    /// Connects a Last.fm account. A different account starts over (no watermark, no generation);
+    /// the same account (any letter case) keeps its sync state.
+    pub async fn put_lastfm_service(
+        &self,
+        user_id: &str,
+        username: &str,
+        now: i64,
+    ) -> Result<LastfmService, StoreError> {
+        let existing = self.get_lastfm_service(user_id).await?;
+        let service = match existing {
+            Some(mut same) if same.username.eq_ignore_ascii_case(username) => {
+                same.username = username.to_string();
+                same
+            }
+            _ => LastfmService {
+                username: username.to_string(),
+                connected_at: now,
+                watermark_uts: None,
+                generation: None,
+                last_sync_at: None,
+                last_job_id: None,
+            },
+        };
+        let mut item = Item::from([
+            ("pk".to_string(), attr::s(keys::user_pk(user_id))),
+            ("sk".to_string(), attr::s(keys::LASTFM_SERVICE_SK)),
+            ("entity".to_string(), attr::s("service")),
+            ("service".to_string(), attr::s("lastfm")),
+            ("username".to_string(), attr::s(&service.username)),
+            ("connected_at".to_string(), attr::n(service.connected_at)),
+        ]);
+        if let Some(w) = service.watermark_uts {
+            item.insert("watermark_uts".into(), attr::n(w));
+        }
+        if let Some(g) = &service.generation {
+            item.insert("generation".into(), attr::s(g));
+        }
+        if let Some(t) = service.last_sync_at {
+            item.insert("last_sync_at".into(), attr::n(t));
+        }
+        if let Some(j) = &service.last_job_id {
+            item.insert("last_job_id".into(), attr::s(j));
+        }
+        self.metrics.write();
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(service)
+    }
+
+    pub async fn delete_lastfm_service(&self, user_id: &str) -> Result<bool, StoreError> {
+        self.metrics.write();
+        let out = self
+            .db
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::LASTFM_SERVICE_SK))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(out.attributes.is_some())
+    }
+
+    /// After a job ends well: move the watermark forward and, for a full sync, make its
+    /// generation the current one. Skipped if the user has since connected another account.
+    pub async fn record_lastfm_sync(&self, job: &Job, now: i64) -> Result<(), StoreError> {
+        let mut update = String::from("SET last_sync_at = :now, last_job_id = :job");
+        let mut condition = String::from("username = :user");
+        let mut request = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(&job.user_id)))
+            .key("sk", attr::s(keys::LASTFM_SERVICE_SK))
+            .expression_attribute_values(":now", attr::n(now))
+            .expression_attribute_values(":job", attr::s(&job.job_id))
+            .expression_attribute_values(":user", attr::s(&job.lastfm_user));
+        if job.kind == JobKind::Full {
+            update.push_str(", generation = :gen");
+            request = request.expression_attribute_values(":gen", attr::s(&job.generation));
+        }
+        if let Some(newest) = job.newest_uts {
+            update.push_str(", watermark_uts = :newest");
+            condition.push_str(" AND (attribute_not_exists(watermark_uts) OR watermark_uts <= :newest)");
+            request = request.expression_attribute_values(":newest", attr::n(newest));
+        }
+        self.metrics.write();
+        match request
+            .update_expression(update)
+            .condition_expression(condition)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)
+        {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes the user's sync lock for `job_id` until `lease_until`. `takeover` names a job whose
+    /// lock may be taken over (it ended, or stalled) even though its lease has not run out.
+    pub async fn acquire_sync_lock(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        lease_until: i64,
+        now: i64,
+        takeover: Option<&str>,
+    ) -> Result<Result<(), LockHeld>, StoreError> {
+        let mut condition =
+            String::from("attribute_not_exists(active_job) OR lock_until < :now");
+        let mut request = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::PROFILE_SK))
+            .update_expression(
+                "SET active_job = :job, lock_until = :until, created_at = if_not_exists(created_at, :now)",
+            )
+            .expression_attribute_values(":job", attr::s(job_id))
+            .expression_attribute_values(":until", attr::n(lease_until))
+            .expression_attribute_values(":now", attr::n(now));
+        if let Some(previous) = takeover {
+            condition.push_str(" OR active_job = :previous OR active_job = :job");
+            request = request.expression_attribute_values(":previous", attr::s(previous));
+        } else {
+            condition.push_str(" OR active_job = :job");
+        }
+        self.metrics.write();
+        match request
+            .condition_expression(condition)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(StoreError::Conflict) => {
+                let holder = self.sync_lock_holder(user_id).await?;
+                Ok(Err(LockHeld {
+                    job_id: holder.unwrap_or_default(),
+                }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn sync_lock_holder(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        self.metrics.read();
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::PROFILE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        match out.item {
+            Some(item) => attr::get_s_opt(&item, "active_job"),
+            None => Ok(None),
+        }
+    }
+
+    /// Releases the lock if `job_id` still holds it.
+    pub async fn release_sync_lock(&self, user_id: &str, job_id: &str) -> Result<(), StoreError> {
+        self.metrics.write();
+        match self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::PROFILE_SK))
+            .update_expression("REMOVE active_job, lock_until")
+            .condition_expression("active_job = :job")
+            .expression_attribute_values(":job", attr::s(job_id))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)
+        {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Turning a page of scrobbles into per-track deltas, and folding a delta into a stored track.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::lastfm::Scrobble;
+use crate::normalize::TrackIdentity;
+
+/// Orders two scrobbles of the same second: the one Last.fm lists first (lower page, lower
+/// index) counts as more recent, which is how the display spelling is chosen.
+pub fn display_order(uts: i64, page: u32, index: usize) -> i64 {
+    uts * 100_000_000 - (i64::from(page) * 1_000 + index as i64)
+}
+
+/// What one page contributes to one track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackDelta {
+    pub key: String,
+    pub artist: String,
+    pub title: String,
+    pub album: Option<String>,
+    pub loved: Option<bool>,
+    pub count: u64,
+    pub first_uts: i64,
+    pub last_uts: i64,
+    pub display_order: i64,
+}
+
+/// Groups a page by track identity. Deltas come out sorted by key so retries are deterministic.
+pub fn aggregate(scrobbles: &[Scrobble], page: u32) -> Vec<TrackDelta> {
+    let mut by_key: BTreeMap<String, TrackDelta> = BTreeMap::new();
+    for (index, s) in scrobbles.iter().enumerate() {
+        let key = TrackIdentity::of(&s.artist, &s.title).key();
+        let order = display_order(s.uts, page, index);
+        by_key
+            .entry(key.clone())
+            .and_modify(|d| {
+                d.count += 1;
+                d.first_uts = d.first_uts.min(s.uts);
+                d.last_uts = d.last_uts.max(s.uts);
+                if order > d.display_order {
+                    d.display_order = order;
+                    d.artist = s.artist.clone();
+                    d.title = s.title.clone();
+                    d.album = s.album.clone();
+                    d.loved = s.loved;
+                }
+            })
+            .or_insert_with(|| TrackDelta {
+                key,
+                artist: s.artist.clone(),
+                title: s.title.clone(),
+                album: s.album.clone(),
+                loved: s.loved,
+                count: 1,
+                first_uts: s.uts,
+                last_uts: s.uts,
+                display_order: order,
+            });
+    }
+    by_key.into_values().collect()
+}
+
+/// A user's Last.fm track as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackState {
+    pub key: String,
+    pub artist: String,
+    pub title: String,
+    pub album: Option<String>,
+    pub loved: Option<bool>,
+    pub playcount: u64,
+    pub first_uts: i64,
+    pub last_uts: i64,
+    pub display_order: i64,
+    /// How many sync jobs saw this track (the old system's `play_count`).
+    pub sync_count: u64,
+    /// The full sync whose counts these are; counts from an older generation are discarded.
+    pub generation: String,
+    /// The last job that wrote here, and which of its units of work (pages) it applied.
+    pub applied_job: String,
+    pub applied_ops: BTreeSet<u32>,
+    /// Optimistic-concurrency version; 0 means the item does not exist yet.
+    pub version: u64,
+}
+
+/// Which unit of work a delta belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Op<'a> {
+    pub job: &'a str,
+    pub generation: &'a str,
+    pub op: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Merge {
+    /// This job already applied this unit of work to this track: nothing to do.
+    AlreadyApplied,
+    Write(TrackState),
+}
+
+/// Folds a delta into the stored state exactly once per (job, op).
+pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> Merge {
+    let Some(old) = existing else {
+        return Merge::Write(TrackState {
+            key: delta.key.clone(),
+            artist: delta.artist.clone(),
+            title: delta.title.clone(),
+            album: delta.album.clone(),
+            loved: delta.loved,
+            playcount: delta.count,
+            first_uts: delta.first_uts,
+            last_uts: delta.last_uts,
+            display_order: delta.display_order,
+            sync_count: 1,
+            generation: op.generation.to_string(),
+            applied_job: op.job.to_string(),
+            applied_ops: BTreeSet::from([op.op]),
+            version: 1,
+        });
+    };
+    let same_job = old.applied_job == op.job;
+    if same_job && old.applied_ops.contains(&op.op) {
+        return Merge::AlreadyApplied;
+    }
+    let mut next = old.clone();
+    next.version = old.version + 1;
+    if same_job {
+        next.applied_ops.insert(op.op);
+    } else {
+        next.applied_job = op.job.to_string();
+        next.applied_ops = BTreeSet::from([op.op]);
+        next.sync_count = old.sync_count + 1;
+    }
+    if old.generation == op.generation {
+        next.playcount = old.playcount + delta.count;
+        next.first_uts = old.first_uts.min(delta.first_uts);
+        next.last_uts = old.last_uts.max(delta.last_uts);
+    } else {
+        // A new full sync rebuilds counts from scratch; only the sync history carries over.
+        next.generation = op.generation.to_string();
+        next.playcount = delta.count;
+        next.first_uts = delta.first_uts;
+        next.last_uts = delta.last_uts;
+        next.display_order = i64::MIN;
+    }
+    if delta.display_order > next.display_order {
+        next.display_order = delta.display_order;
+        next.artist = delta.artist.clone();
+        next.title = delta.title.clone();
+        next.album = delta.album.clone();
+        next.loved = delta.loved;
+    }
+    Merge::Write(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(artist: &str, title: &str, uts: i64) -> Scrobble {
+        Scrobble {
+            artist: artist.into(),
+            title: title.into(),
+            album: Some("A".into()),
+            uts,
+            loved: None,
+        }
+    }
+
+    const OP1: Op<'static> = Op { job: "j1", generation: "g1", op: 1 };
+
+    #[test]
+    fn groups_spellings_and_keeps_the_most_recent_one() {
+        // Newest first, as Last.fm lists them; two scrobbles share second 100.
+        let page = vec![
+            s("Beyonce", "HALO", 300),
+            s("Beyoncé", "Halo", 200),
+            s("Queen", "Bohemian Rhapsody", 100),
+            s("Queen", "Another One", 100),
+            s("beyoncé", "halo ", 50),
+        ];
+        let deltas = aggregate(&page, 1);
+        assert_eq!(deltas.len(), 3);
+        let halo = deltas.iter().find(|d| d.title.to_lowercase().trim() == "halo").unwrap();
+        assert_eq!(halo.count, 3);
+        assert_eq!((halo.first_uts, halo.last_uts), (50, 300));
+        assert_eq!((halo.artist.as_str(), halo.title.as_str()), ("Beyonce", "HALO"));
+        assert_eq!(deltas.iter().map(|d| d.count).sum::<u64>(), 5);
+    }
+
+    #[test]
+    fn same_second_tie_prefers_the_item_listed_first() {
+        let page = vec![s("A", "x", 100), s("a", "X", 100)];
+        let d = aggregate(&page, 3);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].artist, "A");
+        assert!(display_order(100, 1, 199) > display_order(100, 2, 0));
+        assert!(display_order(101, 9, 0) > display_order(100, 1, 0));
+    }
+
+    #[test]
+    fn merge_applies_each_op_exactly_once() {
+        let d = aggregate(&[s("A", "x", 10), s("A", "x", 5)], 1).remove(0);
+        let Merge::Write(first) = merge(None, &d, OP1) else { panic!() };
+        assert_eq!(first.playcount, 2);
+        assert_eq!(merge(Some(&first), &d, OP1), Merge::AlreadyApplied);
+        let d2 = aggregate(&[s("a", "X", 3)], 2).remove(0);
+        let Merge::Write(second) = merge(Some(&first), &d2, Op { op: 2, ..OP1 }) else { panic!() };
+        assert_eq!(second.playcount, 3);
+        assert_eq!((second.first_uts, second.last_uts), (3, 10));
+        assert_eq!(second.artist, "A", "older page must not replace the newer spelling");
+        assert_eq!(second.sync_count, 1);
+        assert_eq!(second.version, 2);
+    }
+
+    #[test]
+    fn a_new_job_counts_one_more_sync_and_adds_within_a_generation() {
+        let d = aggregate(&[s("A", "x", 10)], 1).remove(0);
+        let Merge::Write(first) = merge(None, &d, OP1) else { panic!() };
+        let later = aggregate(&[s("A", "x", 20)], 1).remove(0);
+        let Merge::Write(next) = merge(Some(&first), &later, Op { job: "j2", generation: "g1", op: 1 }) else { panic!() };
+        assert_eq!((next.playcount, next.sync_count, next.last_uts), (2, 2, 20));
+        assert_eq!(next.applied_ops, BTreeSet::from([1]));
+    }
+
+    #[test]
+    fn a_new_generation_replaces_counts() {
+        let d = aggregate(&[s("A", "x", 10), s("A", "x", 9)], 1).remove(0);
+        let Merge::Write(first) = merge(None, &d, OP1) else { panic!() };
+        let again = aggregate(&[s("a", "x", 10)], 1).remove(0);
+        let Merge::Write(next) = merge(Some(&first), &again, Op { job: "j2", generation: "g2", op: 1 }) else { panic!() };
+        assert_eq!((next.playcount, next.first_uts, next.sync_count), (1, 10, 2));
+        assert_eq!(next.artist, "a");
+    }
+}

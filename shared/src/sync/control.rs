@@ -1,0 +1,251 @@
+//! Deciding what a "sync now" means for a user, and starting it with the one-sync-per-user lock.
+
+use tracing::{info, warn};
+
+use super::job::{new_job_id, Job, JobKind, JobStatus};
+use super::messages::StartMessage;
+use super::SyncError;
+use crate::lastfm::Window;
+use crate::store::users::LastfmService;
+use crate::store::Store;
+use crate::queue::Queues;
+
+/// How long a sync may hold the user's lock before another may take over.
+pub const LOCK_LEASE_SECS: i64 = 2 * 60 * 60;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// A job is running and moving; do not start another.
+    Busy(String),
+    /// The latest job stopped part-way; carry on with it (same window, finished pages kept).
+    Resume(Job),
+    /// A new job.
+    New {
+        kind: JobKind,
+        window: Window,
+        /// The generation to add to; None for a full sync, which starts its own.
+        generation: Option<String>,
+    },
+}
+
+pub fn plan(latest: Option<&Job>, service: &LastfmService, now: i64) -> Plan {
+    if let Some(job) = latest {
+        if job.status.is_active() && !job.is_stalled(now) {
+            return Plan::Busy(job.job_id.clone());
+        }
+        let unfinished = matches!(job.status, JobStatus::Partial | JobStatus::Failed)
+            || job.is_stalled(now);
+        let same_account = job.lastfm_user == service.username;
+        let still_current =
+            job.kind == JobKind::Full || service.generation.as_ref() == Some(&job.generation);
+        if unfinished && same_account && still_current {
+            return Plan::Resume(job.clone());
+        }
+    }
+    match (service.watermark_uts, &service.generation) {
+        (Some(watermark), Some(generation)) => Plan::New {
+            kind: JobKind::Incremental,
+            window: Window {
+                from: Some(watermark + 1),
+                to: Some(now),
+            },
+            generation: Some(generation.clone()),
+        },
+        _ => Plan::New {
+            kind: JobKind::Full,
+            window: Window {
+                from: None,
+                to: Some(now),
+            },
+            generation: None,
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncRequest {
+    Started { job_id: String, resumed: bool },
+    Busy { job_id: String },
+    NotConnected,
+}
+
+pub async fn request_sync(
+    store: &Store,
+    queues: &Queues,
+    user_id: &str,
+    now_millis: i64,
+) -> Result<SyncRequest, SyncError> {
+    let now = now_millis / 1000;
+    let Some(service) = store.get_lastfm_service(user_id).await? else {
+        return Ok(SyncRequest::NotConnected);
+    };
+    let latest = store.latest_job(user_id).await?;
+    let lease = now + LOCK_LEASE_SECS;
+    match plan(latest.as_ref(), &service, now) {
+        Plan::Busy(job_id) => Ok(SyncRequest::Busy { job_id }),
+        Plan::Resume(job) => {
+            if let Err(held) = store
+                .acquire_sync_lock(user_id, &job.job_id, lease, now, Some(&job.job_id))
+                .await?
+            {
+                return Ok(SyncRequest::Busy { job_id: held.job_id });
+            }
+            match store.reopen_job(&job, now).await {
+                Ok(_) => {}
+                Err(crate::store::StoreError::Conflict) => {
+                    return Ok(SyncRequest::Busy { job_id: job.job_id });
+                }
+                Err(e) => return Err(e.into()),
+            }
+            info!(user_id, job_id = %job.job_id, "resuming sync");
+            send_or_fail(store, queues, &job).await?;
+            Ok(SyncRequest::Started {
+                job_id: job.job_id,
+                resumed: true,
+            })
+        }
+        Plan::New {
+            kind,
+            window,
+            generation,
+        } => {
+            let job_id = new_job_id(now_millis);
+            let previous = latest.as_ref().map(|j| j.job_id.as_str());
+            if let Err(held) = store
+                .acquire_sync_lock(user_id, &job_id, lease, now, previous)
+                .await?
+            {
+                return Ok(SyncRequest::Busy { job_id: held.job_id });
+            }
+            let job = Job {
+                user_id: user_id.to_string(),
+                job_id: job_id.clone(),
+                kind,
+                status: JobStatus::Queued,
+                lastfm_user: service.username.clone(),
+                generation: generation.unwrap_or_else(|| job_id.clone()),
+                window,
+                pages_total: None,
+                done_pages: Default::default(),
+                failed_pages: Default::default(),
+                scrobbles_total: 0,
+                scrobbles_done: 0,
+                newest_uts: None,
+                created_at: now,
+                started_at: None,
+                updated_at: now,
+                finished_at: None,
+                errors: vec![],
+            };
+            store.create_job(&job).await?;
+            info!(user_id, job_id = %job_id, kind = kind.as_str(), "sync requested");
+            send_or_fail(store, queues, &job).await?;
+            Ok(SyncRequest::Started {
+                job_id,
+                resumed: false,
+            })
+        }
+    }
+}
+
+/// A job whose start message never left would sit "queued" holding the lock: end it instead.
+async fn send_or_fail(store: &Store, queues: &Queues, job: &Job) -> Result<(), SyncError> {
+    let message = StartMessage {
+        user_id: job.user_id.clone(),
+        job_id: job.job_id.clone(),
+    };
+    if let Err(e) = queues.send_start(&message).await {
+        warn!(job_id = %job.job_id, error = %e, "could not enqueue sync start");
+        let now = crate::clock::now_secs();
+        store
+            .fail_job(job, "The sync could not be queued. Please try again.", now)
+            .await?;
+        store.release_sync_lock(&job.user_id, &job.job_id).await?;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(watermark: Option<i64>, generation: Option<&str>) -> LastfmService {
+        LastfmService {
+            username: "rj".into(),
+            connected_at: 0,
+            watermark_uts: watermark,
+            generation: generation.map(String::from),
+            last_sync_at: None,
+            last_job_id: None,
+        }
+    }
+
+    fn job(status: JobStatus, kind: JobKind, updated_at: i64) -> Job {
+        Job {
+            user_id: "u".into(),
+            job_id: "j1".into(),
+            kind,
+            status,
+            lastfm_user: "rj".into(),
+            generation: "g".into(),
+            window: Window::default(),
+            pages_total: Some(3),
+            done_pages: Default::default(),
+            failed_pages: Default::default(),
+            scrobbles_total: 0,
+            scrobbles_done: 0,
+            newest_uts: None,
+            created_at: 0,
+            started_at: Some(0),
+            updated_at,
+            finished_at: None,
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn first_sync_is_full_up_to_now() {
+        match plan(None, &service(None, None), 1000) {
+            Plan::New { kind, window, generation } => {
+                assert_eq!(kind, JobKind::Full);
+                assert_eq!(window, Window { from: None, to: Some(1000) });
+                assert_eq!(generation, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn later_syncs_are_incremental_after_the_watermark() {
+        let done = job(JobStatus::Done, JobKind::Full, 10);
+        match plan(Some(&done), &service(Some(500), Some("g")), 1000) {
+            Plan::New { kind, window, generation } => {
+                assert_eq!(kind, JobKind::Incremental);
+                assert_eq!(window, Window { from: Some(501), to: Some(1000) });
+                assert_eq!(generation.as_deref(), Some("g"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn running_jobs_block_and_stalled_or_broken_ones_resume() {
+        let running = job(JobStatus::Running, JobKind::Full, 990);
+        assert_eq!(plan(Some(&running), &service(None, None), 1000), Plan::Busy("j1".into()));
+        let stalled = job(JobStatus::Running, JobKind::Full, 0);
+        assert!(matches!(plan(Some(&stalled), &service(None, None), 100_000), Plan::Resume(_)));
+        for status in [JobStatus::Partial, JobStatus::Failed] {
+            let broken = job(status, JobKind::Full, 0);
+            assert!(matches!(plan(Some(&broken), &service(None, None), 1000), Plan::Resume(_)));
+        }
+    }
+
+    #[test]
+    fn a_different_account_starts_over() {
+        let broken = job(JobStatus::Failed, JobKind::Full, 0);
+        let mut other = service(None, None);
+        other.username = "someone-else".into();
+        assert!(matches!(plan(Some(&broken), &other, 1000), Plan::New { kind: JobKind::Full, .. }));
+    }
+}

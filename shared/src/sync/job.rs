@@ -1,0 +1,211 @@
+//! A sync job and how its progress reads to a person.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lastfm::Window;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    Partial,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Partial => "partial",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "done" => JobStatus::Done,
+            "partial" => JobStatus::Partial,
+            "failed" => JobStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Every scrobble up to the job's start; builds a new generation of counts.
+    Full,
+    /// Only scrobbles since the user's watermark; adds to the current generation.
+    Incremental,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Full => "full",
+            JobKind::Incremental => "incremental",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "full" => Some(JobKind::Full),
+            "incremental" => Some(JobKind::Incremental),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub user_id: String,
+    pub job_id: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub lastfm_user: String,
+    pub generation: String,
+    pub window: Window,
+    /// Unknown (None) until the first page has been read.
+    pub pages_total: Option<u32>,
+    pub done_pages: BTreeSet<u32>,
+    pub failed_pages: BTreeSet<u32>,
+    pub scrobbles_total: u64,
+    pub scrobbles_done: u64,
+    /// Newest scrobble in the window; becomes the user's watermark when the job is done.
+    pub newest_uts: Option<i64>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+    pub errors: Vec<String>,
+}
+
+/// Jobs that have not moved for this long are reported as stalled and may be resumed.
+pub const STALL_AFTER_SECS: i64 = 15 * 60;
+
+impl Job {
+    pub fn pages_done(&self) -> u32 {
+        self.done_pages.len() as u32
+    }
+
+    /// 0-100, never above 100, 100 only when every page is accounted for.
+    pub fn percent(&self) -> u8 {
+        match self.status {
+            JobStatus::Done => 100,
+            _ => match self.pages_total {
+                None => 0,
+                Some(0) => 100,
+                Some(total) => {
+                    let settled = self.pages_done() + self.failed_pages.len() as u32;
+                    ((u64::from(settled.min(total)) * 100) / u64::from(total)) as u8
+                }
+            },
+        }
+    }
+
+    /// Seconds left at the pace seen so far; None before there is a pace to measure.
+    pub fn eta_seconds(&self, now: i64) -> Option<u64> {
+        if !self.status.is_active() {
+            return None;
+        }
+        let total = self.pages_total?;
+        let started = self.started_at?;
+        let done = self.pages_done();
+        if done == 0 {
+            return None;
+        }
+        let remaining = total.saturating_sub(done + self.failed_pages.len() as u32);
+        let elapsed = (now - started).max(1) as f64;
+        Some((elapsed / f64::from(done) * f64::from(remaining)).ceil() as u64)
+    }
+
+    pub fn is_stalled(&self, now: i64) -> bool {
+        self.status.is_active() && now - self.updated_at > STALL_AFTER_SECS
+    }
+
+    /// Pages still to fetch when (re)starting this job.
+    pub fn pending_pages(&self) -> Vec<u32> {
+        let total = self.pages_total.unwrap_or(0);
+        (1..=total).filter(|p| !self.done_pages.contains(p)).collect()
+    }
+}
+
+/// A time-ordered id: the newest job sorts last, so "latest job" is one reverse query.
+pub fn new_job_id(now_millis: i64) -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{now_millis:013}-{}", &suffix[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(total: Option<u32>, done: &[u32], failed: &[u32]) -> Job {
+        Job {
+            user_id: "u".into(),
+            job_id: "j".into(),
+            kind: JobKind::Full,
+            status: JobStatus::Running,
+            lastfm_user: "x".into(),
+            generation: "j".into(),
+            window: Window::default(),
+            pages_total: total,
+            done_pages: done.iter().copied().collect(),
+            failed_pages: failed.iter().copied().collect(),
+            scrobbles_total: 0,
+            scrobbles_done: 0,
+            newest_uts: None,
+            created_at: 0,
+            started_at: Some(100),
+            updated_at: 100,
+            finished_at: None,
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn percent_is_bounded_and_counts_failed_pages_as_settled() {
+        assert_eq!(job(None, &[], &[]).percent(), 0);
+        assert_eq!(job(Some(4), &[1], &[]).percent(), 25);
+        assert_eq!(job(Some(4), &[1, 2], &[3]).percent(), 75);
+        assert_eq!(job(Some(3), &[1, 2, 3], &[]).percent(), 100);
+        assert_eq!(job(Some(0), &[], &[]).percent(), 100);
+        let mut done = job(Some(2), &[1], &[]);
+        done.status = JobStatus::Done;
+        assert_eq!(done.percent(), 100);
+    }
+
+    #[test]
+    fn eta_follows_the_observed_pace() {
+        let j = job(Some(10), &[1, 2], &[]);
+        assert_eq!(j.eta_seconds(110), Some(40));
+        assert_eq!(job(Some(10), &[], &[]).eta_seconds(110), None);
+    }
+
+    #[test]
+    fn pending_pages_skip_done_ones_and_ids_sort_by_time() {
+        assert_eq!(job(Some(4), &[2], &[3]).pending_pages(), vec![1, 3, 4]);
+        assert!(new_job_id(1_000) < new_job_id(2_000));
+        assert_eq!(new_job_id(5).len(), 22);
+    }
+
+    #[test]
+    fn stalled_only_when_active_and_idle() {
+        let j = job(Some(2), &[], &[]);
+        assert!(!j.is_stalled(100 + STALL_AFTER_SECS));
+        assert!(j.is_stalled(101 + STALL_AFTER_SECS));
+    }
+}
