@@ -1,6 +1,7 @@
 //! karaoke-sync's shared library: the domain rules, the Last.fm client, and DynamoDB/SQS storage
 //! used by every Lambda function and command-line tool.
 
+pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod cursor;
 pub mod lastfm;
 pub mod normalize;
 pub mod queue;
+pub mod runtime;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -42,12 +42,17 @@ impl Queues {
         &self.start_url
     }
 
-    pub async fn send_start(&self, message: &StartMessage) -> Result<(), QueueError> {
+    pub async fn send_start(
+        &self,
+        message: &StartMessage,
+        delay_secs: i32,
+    ) -> Result<(), QueueError> {
         let body = serde_json::to_string(message).expect("start message serialises");
         self.sqs
             .send_message()
             .queue_url(&self.start_url)
             .message_body(body)
+            .delay_seconds(delay_secs.clamp(0, 900))
             .send()
             .await
             .map_err(|e| QueueError::Sqs(DisplayErrorContext(e).to_string()))?;

@@ -34,6 +34,13 @@ pub fn lastfm_song_sort(playcount: u64, key: &str) -> String {
     format!("a#{inverted:012}#{key}")
 }
 
+/// The index partition of connected Last.fm accounts, sorted by when each is next due.
+pub const LASTFM_DUE_PK: &str = "DUE#lastfm";
+
+pub fn due_sort(due: i64, user_id: &str) -> String {
+    format!("{due:012}#{user_id}")
+}
+
 pub const RATE_PK: &str = "RATE#lastfm";
 pub const RATE_SK: &str = "RATE";
 

@@ -84,6 +84,13 @@ impl Store {
             ("service".to_string(), attr::s("lastfm")),
             ("username".to_string(), attr::s(&service.username)),
             ("connected_at".to_string(), attr::n(service.connected_at)),
+            ("user_id".to_string(), attr::s(user_id)),
+            ("gsi2pk".to_string(), attr::s(keys::LASTFM_DUE_PK)),
+            // Newly connected accounts are due at once; afterwards each sync sets the next time.
+            (
+                "gsi2sk".to_string(),
+                attr::s(keys::due_sort(service.last_sync_at.map_or(now, |t| t + crate::sync::schedule::interval_secs()), user_id)),
+            ),
         ]);
         if let Some(w) = service.watermark_uts {
             item.insert("watermark_uts".into(), attr::n(w));
@@ -126,7 +133,7 @@ impl Store {
     /// After a job ends well: move the watermark forward and, for a full sync, make its
     /// generation the current one. Skipped if the user has since connected another account.
     pub async fn record_lastfm_sync(&self, job: &Job, now: i64) -> Result<(), StoreError> {
-        let mut update = String::from("SET last_sync_at = :now, last_job_id = :job");
+        let mut update = String::from("SET last_sync_at = :now, last_job_id = :job, gsi2sk = :due");
         let mut condition = String::from("username = :user");
         let mut request = self
             .db
@@ -136,7 +143,11 @@ impl Store {
             .key("sk", attr::s(keys::LASTFM_SERVICE_SK))
             .expression_attribute_values(":now", attr::n(now))
             .expression_attribute_values(":job", attr::s(&job.job_id))
-            .expression_attribute_values(":user", attr::s(&job.lastfm_user));
+            .expression_attribute_values(":user", attr::s(&job.lastfm_user))
+            .expression_attribute_values(
+                ":due",
+                attr::s(keys::due_sort(now + crate::sync::schedule::interval_secs(), &job.user_id)),
+            );
         if job.kind == JobKind::Full {
             update.push_str(", generation = :gen");
             request = request.expression_attribute_values(":gen", attr::s(&job.generation));
@@ -156,6 +167,42 @@ impl Store {
         {
             Ok(_) | Err(StoreError::Conflict) => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Users whose next Last.fm sync time has passed, oldest first.
+    pub async fn users_due_for_lastfm(
+        &self,
+        now: i64,
+        max: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut users = Vec::new();
+        let mut start = None;
+        loop {
+            self.metrics.read();
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi2")
+                .key_condition_expression("gsi2pk = :pk AND gsi2sk < :until")
+                .expression_attribute_values(":pk", attr::s(keys::LASTFM_DUE_PK))
+                .expression_attribute_values(":until", attr::s(keys::due_sort(now + 1, "")))
+                .projection_expression("user_id")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in out.items.unwrap_or_default() {
+                users.push(attr::get_s(&item, "user_id")?);
+                if users.len() >= max {
+                    return Ok(users);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(users),
+            }
         }
     }
 

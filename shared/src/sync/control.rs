@@ -74,6 +74,7 @@ pub async fn request_sync(
     queues: &Queues,
     user_id: &str,
     now_millis: i64,
+    delay_secs: i32,
 ) -> Result<SyncRequest, SyncError> {
     let now = now_millis / 1000;
     let Some(service) = store.get_lastfm_service(user_id).await? else {
@@ -98,7 +99,7 @@ pub async fn request_sync(
                 Err(e) => return Err(e.into()),
             }
             info!(user_id, job_id = %job.job_id, "resuming sync");
-            send_or_fail(store, queues, &job).await?;
+            send_or_fail(store, queues, &job, delay_secs).await?;
             Ok(SyncRequest::Started {
                 job_id: job.job_id,
                 resumed: true,
@@ -139,7 +140,7 @@ pub async fn request_sync(
             };
             store.create_job(&job).await?;
             info!(user_id, job_id = %job_id, kind = kind.as_str(), "sync requested");
-            send_or_fail(store, queues, &job).await?;
+            send_or_fail(store, queues, &job, delay_secs).await?;
             Ok(SyncRequest::Started {
                 job_id,
                 resumed: false,
@@ -149,12 +150,17 @@ pub async fn request_sync(
 }
 
 /// A job whose start message never left would sit "queued" holding the lock: end it instead.
-async fn send_or_fail(store: &Store, queues: &Queues, job: &Job) -> Result<(), SyncError> {
+async fn send_or_fail(
+    store: &Store,
+    queues: &Queues,
+    job: &Job,
+    delay_secs: i32,
+) -> Result<(), SyncError> {
     let message = StartMessage {
         user_id: job.user_id.clone(),
         job_id: job.job_id.clone(),
     };
-    if let Err(e) = queues.send_start(&message).await {
+    if let Err(e) = queues.send_start(&message, delay_secs).await {
         warn!(job_id = %job.job_id, error = %e, "could not enqueue sync start");
         let now = crate::clock::now_secs();
         store

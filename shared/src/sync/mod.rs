@@ -5,6 +5,7 @@ pub mod control;
 pub mod engine;
 pub mod job;
 pub mod messages;
+pub mod schedule;
 
 use crate::cursor::CursorError;
 use crate::lastfm::LastfmError;

@@ -1,0 +1,167 @@
+//! Routing and the request/response plumbing around the route handlers.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use tracing::{error, info};
+
+use karaoke_shared::clock::now_secs;
+use karaoke_shared::lastfm::LastfmClient;
+use karaoke_shared::runtime::Context;
+use karaoke_shared::store::rate_gate::DynamoRateGate;
+
+use crate::error::ApiError;
+use crate::routes;
+
+pub struct App {
+    pub ctx: Context,
+    pub lastfm: LastfmClient<DynamoRateGate>,
+}
+
+/// Everything the API serves. The OpenAPI test checks this list against docs/openapi.yaml.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("POST", "/api/dev/sign-in"),
+    ("PUT", "/api/me/services/lastfm"),
+    ("DELETE", "/api/me/services/lastfm"),
+    ("POST", "/api/me/sync"),
+    ("GET", "/api/me/sync"),
+    ("GET", "/api/me/songs"),
+];
+
+/// A parsed request handed to a route: who is asking and what they sent.
+pub struct Call<'a> {
+    pub req: &'a Request,
+    pub user_id: Option<String>,
+    pub now: i64,
+}
+
+impl Call<'_> {
+    pub fn user(&self) -> Result<&str, ApiError> {
+        self.user_id
+            .as_deref()
+            .ok_or_else(|| ApiError::Unauthorized("sign-in required".into()))
+    }
+
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.req
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(name))
+            .map(str::to_string)
+    }
+
+    pub fn body(&self) -> &[u8] {
+        match self.req.body() {
+            Body::Empty => &[],
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => &[],
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body,
+        }
+    }
+
+    pub fn with(status: StatusCode, body: Value) -> Self {
+        Self { status, body }
+    }
+}
+
+/// The part of the path from `/api` on: stage names and emulator prefixes come before it.
+fn api_path(path: &str) -> &str {
+    match path.find("/api/") {
+        Some(i) => &path[i..],
+        None if path.ends_with("/api") => "/api",
+        None => path,
+    }
+}
+
+impl App {
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let now = now_secs();
+        let method = req.method().clone();
+        let path = api_path(req.uri().path()).trim_end_matches('/').to_string();
+        let user_id = crate::identity::user_id(&req, self.ctx.config.dev_jwt_secret.as_deref(), now).ok();
+        let call = Call {
+            req: &req,
+            user_id,
+            now,
+        };
+        let result = self.dispatch(&method, &path, &call).await;
+        let reply = match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                if e.status().is_server_error() {
+                    error!(%method, path, error = ?e, "request failed");
+                }
+                Reply::with(e.status(), e.body())
+            }
+        };
+        info!(%method, path, status = reply.status.as_u16(), "request");
+        json_response(reply)
+    }
+
+    async fn dispatch(&self, method: &Method, path: &str, call: &Call<'_>) -> Result<Reply, ApiError> {
+        // Per-user routes refuse anonymous callers before anything else is looked at.
+        if path.starts_with("/api/me") {
+            call.user()?;
+        }
+        match (method.as_str(), path) {
+            ("GET", "/api/health") => Ok(Reply::ok(serde_json::json!({"status": "ok"}))),
+            ("POST", "/api/dev/sign-in") => routes::dev::sign_in(self, call),
+            ("PUT", "/api/me/services/lastfm") => routes::services::connect_lastfm(self, call).await,
+            ("DELETE", "/api/me/services/lastfm") => routes::services::disconnect_lastfm(self, call).await,
+            ("POST", "/api/me/sync") => routes::sync::start(self, call).await,
+            ("GET", "/api/me/sync") => routes::sync::status(self, call).await,
+            ("GET", "/api/me/songs") => routes::songs::list(self, call).await,
+            (m, p) => {
+                if ROUTES.iter().any(|(_, rp)| *rp == p) {
+                    Err(ApiError::MethodNotAllowed(m.to_string()))
+                } else {
+                    Err(ApiError::NotFound(format!("no route for {p}")))
+                }
+            }
+        }
+    }
+}
+
+fn json_response(reply: Reply) -> Response<Body> {
+    Response::builder()
+        .status(reply.status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(reply.body.to_string()))
+        .expect("static headers are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_ignore_stage_and_emulator_prefixes() {
+        assert_eq!(api_path("/api/health"), "/api/health");
+        assert_eq!(api_path("/_aws/execute-api/abc123/api/me/sync"), "/api/me/sync");
+        assert_eq!(api_path("/prod/api/me/songs"), "/api/me/songs");
+        assert_eq!(api_path("/"), "/");
+    }
+
+    #[test]
+    fn routes_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(seen.insert(r), "{r:?} twice");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The API's one error type: every failure becomes `{"error": {"code", "message"}}`.
+
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+
+use karaoke_shared::auth::AuthError;
+use karaoke_shared::store::StoreError;
+use karaoke_shared::sync::SyncError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        extra: Value,
+    },
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("{0}")]
+    Upstream(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::TooLarge(_) => "body_too_large",
+            ApiError::Upstream(_) => "upstream_error",
+            ApiError::Unavailable(_) => "upstream_unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        // Extras (such as the running job's id) sit beside the error and inside it, so clients
+        // reading either place find them.
+        if let ApiError::Conflict {
+            extra: Value::Object(extra),
+            ..
+        } = self
+        {
+            for (k, v) in extra {
+                body[k] = v.clone();
+                body["error"][k] = v.clone();
+            }
+        }
+        body
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Unauthorized(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_name_the_problem_and_carry_extras() {
+        let e = ApiError::bad("invalid_limit", "limit must be between 1 and 200");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.body()["error"]["code"], "invalid_limit");
+        let c = ApiError::Conflict {
+            code: "sync_running",
+            message: "a sync is already running".into(),
+            extra: json!({"job_id": "j1"}),
+        };
+        assert_eq!(c.body()["job_id"], "j1");
+        assert_eq!(c.body()["error"]["job_id"], "j1");
+        assert_eq!(ApiError::Internal("secret detail".into()).body()["error"]["message"], "internal error");
+    }
+}

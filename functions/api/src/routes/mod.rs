@@ -1,0 +1,4 @@
+pub mod dev;
+pub mod services;
+pub mod songs;
+pub mod sync;

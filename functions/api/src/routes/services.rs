@@ -1,0 +1,54 @@
+//! Connecting and disconnecting Last.fm.
+
+use lambda_http::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::info;
+
+use karaoke_shared::lastfm::{Disposition, LastfmError};
+
+use crate::app::{App, Call, Reply};
+use crate::error::ApiError;
+use crate::validate::{json_body, lastfm_username};
+use crate::views;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connect {
+    username: String,
+}
+
+pub async fn connect_lastfm(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user_id = call.user()?;
+    let body: Connect = json_body(call.body())?;
+    let username = lastfm_username(&body.username)?;
+    let info = app.lastfm.user_info(&username).await.map_err(|e| match e {
+        LastfmError::Api { code: 6, .. } => {
+            ApiError::NotFound(format!("Last.fm has no user named {username:?}"))
+        }
+        e if e.disposition() == Disposition::Transient => {
+            ApiError::Unavailable("Last.fm is not answering right now; please try again".into())
+        }
+        e => ApiError::Upstream(e.user_message()),
+    })?;
+    // Last.fm's own spelling of the name, so later API calls and the page show it right.
+    let service = app
+        .ctx
+        .store
+        .put_lastfm_service(user_id, &info.name, call.now)
+        .await?;
+    info!(user_id, "Last.fm connected");
+    Ok(Reply::ok(views::lastfm_service(&service, Some(info.playcount))))
+}
+
+pub async fn disconnect_lastfm(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user_id = call.user()?;
+    if app.ctx.store.delete_lastfm_service(user_id).await? {
+        Ok(Reply::with(
+            StatusCode::OK,
+            json!({"service": "lastfm", "connected": false, "data_kept": true}),
+        ))
+    } else {
+        Err(ApiError::NotFound("Last.fm is not connected".into()))
+    }
+}

@@ -1,0 +1,106 @@
+//! Checks on client input. Pure functions, so every rule is unit-tested.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+/// Last.fm's sign-up rules: 2-15 characters, a letter first, then letters, digits, `_` or `-`.
+pub fn lastfm_username(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let ok = (2..=15).contains(&name.chars().count())
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(ApiError::Unprocessable {
+            code: "invalid_username",
+            message: "a Last.fm username is 2 to 15 characters: a letter first, then letters, digits, '_' or '-'".into(),
+        })
+    }
+}
+
+pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad(
+                    "invalid_limit",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                )
+            }),
+    }
+}
+
+/// Parses a JSON body into `T`, refusing oversized, empty or malformed bodies with a reason.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::TooLarge(MAX_BODY_BYTES));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad("missing_body", "a JSON body is required"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_syntax() || e.is_eof() {
+            "invalid_json"
+        } else {
+            "invalid_body"
+        };
+        ApiError::bad(code, format!("request body: {e}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        username: String,
+    }
+
+    #[test]
+    fn usernames_follow_lastfm_rules() {
+        assert_eq!(lastfm_username(" RJ ").unwrap(), "RJ");
+        assert!(lastfm_username("gen_2000_7").is_ok());
+        for bad in ["", "a", "1abc", "has space", "toolongusername12", "AC/DC", "é-name", "a\u{0}b"] {
+            assert!(lastfm_username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn limits_default_and_are_bounded() {
+        assert_eq!(limit(None).unwrap(), 50);
+        assert_eq!(limit(Some("200")).unwrap(), 200);
+        for bad in ["0", "201", "-1", "ten", ""] {
+            assert!(limit(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_are_checked() {
+        let codes = |b: &[u8]| match json_body::<Body>(b) {
+            Err(ApiError::BadRequest { code, .. }) => code,
+            Err(ApiError::TooLarge(_)) => "too_large",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(codes(b"{"), "invalid_json");
+        assert_eq!(codes(b"  "), "missing_body");
+        assert_eq!(codes(br#"{"username": 5}"#), "invalid_body");
+        assert_eq!(codes(br#"{"username": "x", "extra": 1}"#), "invalid_body");
+        assert_eq!(codes(&vec![b' '; MAX_BODY_BYTES + 1]), "too_large");
+        assert!(json_body::<Body>(br#"{"username": "x"}"#).is_ok());
+    }
+}

@@ -1,0 +1,129 @@
+//! Wiring shared by the Lambda entry points: clients from the environment, and SQS batch
+//! handling with partial failures.
+
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+use tracing::{error, warn};
+
+use crate::config::{AppConfig, ConfigError};
+use crate::lastfm::{LastfmClient, LastfmError};
+use crate::queue::Queues;
+use crate::store::rate_gate::DynamoRateGate;
+use crate::store::Store;
+use crate::sync::engine::Engine;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Lastfm(#[from] LastfmError),
+}
+
+pub struct Context {
+    pub config: AppConfig,
+    pub store: Store,
+    pub queues: Queues,
+}
+
+impl Context {
+    pub async fn from_env() -> Result<Self, StartupError> {
+        let config = AppConfig::from_env()?;
+        let (db, sqs) = crate::aws::clients().await;
+        Ok(Self {
+            store: Store::new(db, &config.table_name),
+            queues: Queues::new(sqs, &config.start_queue_url, &config.page_queue_url),
+            config,
+        })
+    }
+
+    /// A Last.fm client that shares the rate budget with every other function.
+    pub fn lastfm(&self) -> Result<LastfmClient<DynamoRateGate>, LastfmError> {
+        let gate = DynamoRateGate::new(self.store.clone(), self.config.lastfm.rate_limit);
+        LastfmClient::new(self.config.lastfm.clone(), gate)
+    }
+
+    pub fn engine(&self) -> Result<Engine<DynamoRateGate>, LastfmError> {
+        Ok(Engine {
+            store: self.store.clone(),
+            queues: self.queues.clone(),
+            lastfm: self.lastfm()?,
+            max_receives: self.config.max_receives,
+        })
+    }
+}
+
+/// How long a failed message waits before SQS offers it again: grows with each attempt.
+pub fn retry_delay_secs(receive_count: u32) -> i32 {
+    (5i32 << receive_count.saturating_sub(1).min(6)).min(300)
+}
+
+pub fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Runs `handle` on every record; failed records are retried later (and, after
+/// `MAX_RECEIVES`, parked in the dead-letter queue by SQS), the rest are acknowledged.
+pub async fn process_batch<M, E, F, Fut>(
+    records: Vec<SqsMessage>,
+    queues: &Queues,
+    queue_url: &str,
+    handle: F,
+) -> SqsBatchResponse
+where
+    M: serde::de::DeserializeOwned,
+    E: std::fmt::Display,
+    F: Fn(M, u32) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let mut failures = Vec::new();
+    for record in records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let attempts = receive_count(&record);
+        let parsed = record
+            .body
+            .as_deref()
+            .ok_or_else(|| "empty body".to_string())
+            .and_then(|b| serde_json::from_str::<M>(b).map_err(|e| e.to_string()));
+        let outcome = match parsed {
+            Ok(message) => handle(message, attempts).await.map_err(|e| e.to_string()),
+            Err(e) => {
+                // Never guessed at: it stays failed and lands in the dead-letter queue intact.
+                error!(message_id = %id, error = %e, "unreadable queue message");
+                Err(e)
+            }
+        };
+        if let Err(e) = outcome {
+            warn!(message_id = %id, attempts, error = %e, "message failed; will retry");
+            if let Some(receipt) = record.receipt_handle.as_deref() {
+                if let Err(e) = queues
+                    .retry_later(queue_url, receipt, retry_delay_secs(attempts))
+                    .await
+                {
+                    warn!(error = %e, "could not shorten the retry delay");
+                }
+            }
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        let d: Vec<i32> = (1..=9).map(super::retry_delay_secs).collect();
+        assert_eq!(&d[..5], &[5, 10, 20, 40, 80]);
+        assert_eq!(d[8], 300);
+    }
+}

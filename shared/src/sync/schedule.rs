@@ -1,0 +1,56 @@
+//! The scheduled pass: every connected Last.fm user whose next sync is due gets one, found with
+//! an index query (due time order), never a table scan.
+
+use serde::Serialize;
+use tracing::warn;
+
+use super::control::{request_sync, SyncRequest};
+use super::SyncError;
+use crate::queue::Queues;
+use crate::store::Store;
+
+/// Seconds between automatic syncs of one user (`SYNC_INTERVAL_SECS`, default 6 hours).
+pub fn interval_secs() -> i64 {
+    std::env::var("SYNC_INTERVAL_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &i64| *v > 0)
+        .unwrap_or(6 * 60 * 60)
+}
+
+/// Starts are spread out so a large pass does not arrive at Last.fm all at once; the shared
+/// rate gate still bounds the total either way.
+pub const STAGGER_SECS: i32 = 2;
+const MAX_USERS_PER_PASS: usize = 2_000;
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct PassReport {
+    pub due: usize,
+    pub started: usize,
+    pub busy: usize,
+    pub failed: usize,
+}
+
+pub async fn start_due_syncs(store: &Store, queues: &Queues) -> Result<PassReport, SyncError> {
+    let now_millis = crate::clock::now_millis();
+    let due = store
+        .users_due_for_lastfm(now_millis / 1000, MAX_USERS_PER_PASS)
+        .await?;
+    let mut report = PassReport {
+        due: due.len(),
+        ..Default::default()
+    };
+    for (i, user_id) in due.iter().enumerate() {
+        let delay = (i as i32 * STAGGER_SECS).min(900);
+        match request_sync(store, queues, user_id, now_millis, delay).await {
+            Ok(SyncRequest::Started { .. }) => report.started += 1,
+            Ok(SyncRequest::Busy { .. }) => report.busy += 1,
+            Ok(SyncRequest::NotConnected) => {}
+            Err(e) => {
+                warn!(user_id, error = %e, "scheduled sync could not start");
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
