@@ -1,1 +1,40 @@
-fn main() {}
+//! `karaoke`: local tooling around the stack (demo, benchmarks, imports).
+
+mod bench;
+mod demo;
+mod progress;
+mod stack;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: karaoke <command> [options]
+
+commands:
+  demo                 sync a demo user end to end with a progress bar (needs `make up`)
+  bench-sync           sync the 219,625-scrobble user and print what it cost
+      --latency-ms N   stand-in latency per request (default 500)
+      --user NAME      stand-in user (default heavy)
+      --label TEXT     name of this run in the printed table
+
+environment: API_URL, DEV_JWT_SECRET, LASTFM_ADMIN_URL, LASTFM_RATE_LIMIT (from .local/stack.env),
+  DEMO_LASTFM_USER (default demo; a real username when LASTFM_API_URL points at Last.fm)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run().await,
+        Some("bench-sync") => bench::sync(&args[1..]).await,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -213,6 +213,13 @@ class Users:
             self.specs[key] = spec
             self.histories.pop(key, None)
 
+    def delete(self, name: str) -> bool:
+        """Forgets a registered user, so Last.fm answers "User not found" from then on."""
+        key = name.lower()
+        with self.lock:
+            self.histories.pop(key, None)
+            return self.specs.pop(key, None) is not None
+
     def spec(self, name: str) -> UserSpec | None:
         key = name.lower()
         with self.lock:
@@ -530,6 +537,11 @@ class Handler(BaseHTTPRequestHandler):
                     d = spec.to_json()
                     d["total_scrobbles"] = h.total()
                     return self._ok(d)
+                if cmd == "DELETE":
+                    name = str(self._json_body().get("name") or "")
+                    if not st.users.delete(name):
+                        return self._fail(404, "unknown user")
+                    return self._ok({"deleted": name})
             if path == "/_admin/truth" and cmd == "GET":
                 spec, h = self._admin_user(q.get("user"))
                 if spec is None:

@@ -66,7 +66,8 @@ pub fn sign_token(secret: &str, user_id: &str, now: i64, ttl_secs: i64) -> Strin
 /// Verifies an HS256 token and returns its subject (the user id).
 pub fn verify_token(secret: &str, token: &str, now: i64) -> Result<String, AuthError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(AuthError::Malformed);
     };
@@ -79,7 +80,9 @@ pub fn verify_token(secret: &str, token: &str, now: i64) -> Result<String, AuthE
     if header.alg != "HS256" {
         return Err(AuthError::Algorithm);
     }
-    let given = URL_SAFE_NO_PAD.decode(s).map_err(|_| AuthError::Malformed)?;
+    let given = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| AuthError::Malformed)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{h}.{p}").as_bytes());
     mac.verify_slice(&given).map_err(|_| AuthError::Signature)?;
@@ -110,13 +113,19 @@ mod tests {
         assert_eq!(verify_token("k", "a.b", 120), Err(AuthError::Malformed));
         let (head, rest) = t.split_once('.').unwrap();
         let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
-        assert_eq!(verify_token("k", &format!("{none}.{rest}"), 120), Err(AuthError::Algorithm));
+        assert_eq!(
+            verify_token("k", &format!("{none}.{rest}"), 120),
+            Err(AuthError::Algorithm)
+        );
         let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"bob","exp":999}"#);
         let sig = t.rsplit('.').next().unwrap();
         assert_eq!(
             verify_token("k", &format!("{head}.{forged_payload}.{sig}"), 120),
             Err(AuthError::Signature)
         );
-        assert_eq!(verify_token("k", &sign_token("k", "a#b", 100, 60), 120), Err(AuthError::Subject));
+        assert_eq!(
+            verify_token("k", &sign_token("k", "a#b", 100, 60), 120),
+            Err(AuthError::Subject)
+        );
     }
 }

@@ -94,7 +94,10 @@ impl fmt::Debug for AppConfig {
             .field("start_queue_url", &self.start_queue_url)
             .field("lastfm", &self.lastfm)
             .field("max_receives", &self.max_receives)
-            .field("dev_jwt_secret", &self.dev_jwt_secret.as_ref().map(|_| "<set>"))
+            .field(
+                "dev_jwt_secret",
+                &self.dev_jwt_secret.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }

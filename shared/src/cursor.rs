@@ -31,7 +31,9 @@ pub fn encode_key(key: &Item) -> String {
 }
 
 pub fn decode_key(text: &str) -> Result<Item, CursorError> {
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError::Invalid)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| CursorError::Invalid)?;
     let map: BTreeMap<String, (char, String)> =
         serde_json::from_slice(&bytes).map_err(|_| CursorError::Invalid)?;
     map.into_iter()
@@ -61,7 +63,9 @@ pub fn sign(secret: &str, user_id: &str, list: &str, key: &Item) -> String {
 
 pub fn verify(secret: &str, user_id: &str, list: &str, cursor: &str) -> Result<Item, CursorError> {
     let (payload, tag) = cursor.split_once('.').ok_or(CursorError::Invalid)?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| CursorError::Invalid)?;
+    let tag = URL_SAFE_NO_PAD
+        .decode(tag)
+        .map_err(|_| CursorError::Invalid)?;
     mac(secret, user_id, list, payload)
         .verify_slice(&tag)
         .map_err(|_| CursorError::Invalid)?;
@@ -83,12 +87,27 @@ mod tests {
     fn signed_cursors_round_trip_and_reject_tampering_and_other_users() {
         let c = sign("s3cret", "alice", "songs", &key());
         assert_eq!(verify("s3cret", "alice", "songs", &c).unwrap(), key());
-        assert_eq!(verify("s3cret", "bob", "songs", &c), Err(CursorError::Invalid));
-        assert_eq!(verify("s3cret", "alice", "artists", &c), Err(CursorError::Invalid));
-        assert_eq!(verify("other", "alice", "songs", &c), Err(CursorError::Invalid));
+        assert_eq!(
+            verify("s3cret", "bob", "songs", &c),
+            Err(CursorError::Invalid)
+        );
+        assert_eq!(
+            verify("s3cret", "alice", "artists", &c),
+            Err(CursorError::Invalid)
+        );
+        assert_eq!(
+            verify("other", "alice", "songs", &c),
+            Err(CursorError::Invalid)
+        );
         let mut tampered = c.clone();
         tampered.replace_range(0..1, if c.starts_with('e') { "f" } else { "e" });
-        assert_eq!(verify("s3cret", "alice", "songs", &tampered), Err(CursorError::Invalid));
-        assert_eq!(verify("s3cret", "alice", "songs", "garbage"), Err(CursorError::Invalid));
+        assert_eq!(
+            verify("s3cret", "alice", "songs", &tampered),
+            Err(CursorError::Invalid)
+        );
+        assert_eq!(
+            verify("s3cret", "alice", "songs", "garbage"),
+            Err(CursorError::Invalid)
+        );
     }
 }

@@ -127,3 +127,53 @@ mod tests {
         assert_eq!(d[8], 300);
     }
 }
+
+/// What one invocation cost, for logs and benchmarks: store requests, CPU, peak memory.
+pub struct Meter {
+    reads: u64,
+    writes: u64,
+    cpu_ticks: Option<u64>,
+}
+
+fn cpu_ticks() -> Option<u64> {
+    // Fields 14 and 15 of /proc/self/stat: user and system time of all threads, in clock ticks.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Meter {
+    pub fn start(store: &Store) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        Self {
+            reads: store.metrics.reads.load(Relaxed),
+            writes: store.metrics.writes.load(Relaxed),
+            cpu_ticks: cpu_ticks(),
+        }
+    }
+
+    /// Logs the usage since `start` as one structured line.
+    pub fn log(self, store: &Store, what: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let cpu_ms = match (self.cpu_ticks, cpu_ticks()) {
+            // The kernel's USER_HZ is 100 on Linux, so a tick is 10 ms.
+            (Some(a), Some(b)) => Some((b - a) * 10),
+            _ => None,
+        };
+        tracing::info!(
+            usage = what,
+            dynamo_reads = store.metrics.reads.load(Relaxed) - self.reads,
+            dynamo_writes = store.metrics.writes.load(Relaxed) - self.writes,
+            cpu_ms,
+            peak_rss_kb = peak_rss_kb(),
+            "invocation usage"
+        );
+    }
+}

@@ -1,1 +1,459 @@
+//! Test harness for integration tests against the local stack (`make up`): the deployed API,
+//! the real DynamoDB/SQS emulator through the AWS SDK, and the Last.fm stand-in's admin API.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// `.local/stack.env`, written by `infra/deploy.py`, merged under the process environment.
+pub fn stack_env() -> &'static BTreeMap<String, String> {
+    static ENV: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/stack.env");
+        let mut vars = BTreeMap::new();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            for line in text.lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    if !k.trim().is_empty() && !k.trim_start().starts_with('#') {
+                        vars.insert(k.trim().to_string(), v.trim().to_string());
+                    }
+                }
+            }
+        }
+        for (k, v) in std::env::vars() {
+            if vars.contains_key(&k) {
+                vars.insert(k, v);
+            }
+        }
+        // The AWS SDK reads these from the process environment.
+        for key in [
+            "AWS_ENDPOINT_URL",
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            if let Some(v) = vars.get(key) {
+                std::env::set_var(key, v);
+            }
+        }
+        vars
+    })
+}
+
+pub fn var(name: &str) -> String {
+    stack_env().get(name).cloned().unwrap_or_else(|| {
+        panic!("{name} missing: run `make up` first (it writes .local/stack.env)")
+    })
+}
+
+/// A user id no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid_like()[..12])
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{:x}{:04x}{:x}",
+        t,
+        N.fetch_add(1, Ordering::Relaxed),
+        std::process::id()
+    )
+    .chars()
+    .rev()
+    .collect()
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// The deployed API, called as one signed-in user (or anonymously).
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    client: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Api {
+    pub fn anonymous() -> Self {
+        Self {
+            base: var("API_URL").trim_end_matches('/').to_string(),
+            token: None,
+            client: http(),
+        }
+    }
+
+    pub fn as_user(user_id: &str) -> Self {
+        let secret = var("DEV_JWT_SECRET");
+        let now = karaoke_shared::clock::now_secs();
+        Self {
+            token: Some(karaoke_shared::auth::sign_token(
+                &secret, user_id, now, 3600,
+            )),
+            ..Self::anonymous()
+        }
+    }
+
+    pub fn with_token(token: &str) -> Self {
+        Self {
+            token: Some(token.to_string()),
+            ..Self::anonymous()
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.raw(method, path, body.map(|b| b.to_string().into_bytes()))
+            .await
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Reply {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let res = req.send().await.expect("API reachable");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn connect_lastfm(&self, username: &str) -> Reply {
+        self.call(
+            Method::PUT,
+            "/api/me/services/lastfm",
+            Some(json!({"username": username})),
+        )
+        .await
+    }
+
+    pub async fn start_sync(&self) -> Reply {
+        self.call(Method::POST, "/api/me/sync", None).await
+    }
+
+    /// Polls the job until it ends (or `timeout`), returning its last view. Panics if percent
+    /// ever goes backwards or above 100.
+    pub async fn wait_for_sync(&self, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        let mut last_percent = 0;
+        loop {
+            let r = self.get("/api/me/sync").await;
+            assert_eq!(r.status, StatusCode::OK, "GET /api/me/sync: {}", r.body);
+            let percent = r.body["percent"].as_u64().unwrap();
+            assert!(percent <= 100, "percent {percent}");
+            assert!(
+                percent >= last_percent,
+                "percent went from {last_percent} to {percent}"
+            );
+            last_percent = percent;
+            let status = r.body["status"].as_str().unwrap().to_string();
+            if !matches!(status.as_str(), "queued" | "running") {
+                return r.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sync did not finish in {timeout:?}: {}",
+                r.body
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Every song, following cursors; panics on a repeated item.
+    pub async fn all_songs(&self) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/me/songs?limit=200&cursor={c}"),
+                None => "/api/me/songs?limit=200".to_string(),
+            };
+            let r = self.get(&path).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            items.extend(r.body["items"].as_array().unwrap().iter().cloned());
+            match r.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return items,
+            }
+        }
+    }
+}
+
+/// The Last.fm stand-in's admin endpoints.
+pub struct Lastfm {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Default for Lastfm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Lastfm {
+    pub fn new() -> Self {
+        Self {
+            base: var("LASTFM_ADMIN_URL").trim_end_matches('/').to_string(),
+            client: http(),
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("stand-in reachable");
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert!(status.is_success(), "stand-in {path}: {status} {body}");
+        body
+    }
+
+    pub async fn create_user(&self, name: &str, scrobbles: u64, seed: u64) -> Value {
+        self.send(
+            Method::POST,
+            "/_admin/users",
+            Some(json!({"name": name, "scrobbles": scrobbles, "seed": seed})),
+        )
+        .await
+    }
+
+    pub async fn create_user_with(&self, spec: Value) -> Value {
+        self.send(Method::POST, "/_admin/users", Some(spec)).await
+    }
+
+    pub async fn delete_user(&self, name: &str) -> Value {
+        self.send(Method::DELETE, "/_admin/users", Some(json!({"name": name})))
+            .await
+    }
+
+    pub async fn truth(&self, user: &str) -> Value {
+        self.send(Method::GET, &format!("/_admin/truth?user={user}"), None)
+            .await
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.send(Method::GET, "/_admin/stats", None).await
+    }
+
+    pub async fn configure(&self, config: Value) -> Value {
+        self.send(Method::POST, "/_admin/config", Some(config))
+            .await
+    }
+}
+
+/// Asserts the API's songs equal the stand-in's ground truth, track by track.
+pub fn assert_songs_match_truth(songs: &[Value], truth: &Value) {
+    let expected: BTreeMap<(String, String), &Value> = truth["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                (
+                    t["artist"].as_str().unwrap().to_string(),
+                    t["title"].as_str().unwrap().to_string(),
+                ),
+                t,
+            )
+        })
+        .collect();
+    let mut seen = BTreeMap::new();
+    for song in songs {
+        let key = (
+            song["artist"].as_str().unwrap().to_string(),
+            song["title"].as_str().unwrap().to_string(),
+        );
+        assert!(
+            seen.insert(key.clone(), ()).is_none(),
+            "song listed twice: {key:?}"
+        );
+        let t = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("song not in the truth: {song}"));
+        assert_eq!(song["playcount"], t["playcount"], "playcount of {key:?}");
+        let first = karaoke_shared::clock::rfc3339(t["first_uts"].as_i64().unwrap());
+        let last = karaoke_shared::clock::rfc3339(t["last_uts"].as_i64().unwrap());
+        assert_eq!(song["first_scrobbled_at"], json!(first), "first of {key:?}");
+        assert_eq!(song["last_scrobbled_at"], json!(last), "last of {key:?}");
+        let album = t["album"].as_str().filter(|a| !a.is_empty());
+        assert_eq!(song["album"].as_str(), album, "album of {key:?}");
+    }
+    assert_eq!(seen.len(), expected.len(), "number of distinct tracks");
+    let total: u64 = songs.iter().map(|s| s["playcount"].as_u64().unwrap()).sum();
+    assert_eq!(
+        total,
+        truth["total_scrobbles"].as_u64().unwrap(),
+        "total scrobbles"
+    );
+}
+
+/// Songs must come most-played first.
+pub fn assert_sorted_by_playcount(songs: &[Value]) {
+    for pair in songs.windows(2) {
+        assert!(
+            pair[0]["playcount"].as_u64() >= pair[1]["playcount"].as_u64(),
+            "out of order: {} before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+/// The sync engine wired to the stack's table and the stand-in, but fed from queues the test
+/// owns, so a test can deliver messages twice, concurrently, or crash a worker mid-page.
+pub mod engine_harness {
+    use std::time::Duration;
+
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use karaoke_shared::config::LastfmConfig;
+    use karaoke_shared::lastfm::LastfmClient;
+    use karaoke_shared::queue::Queues;
+    use karaoke_shared::store::rate_gate::DynamoRateGate;
+    use karaoke_shared::store::Store;
+    use karaoke_shared::sync::engine::Engine;
+
+    use super::{unique, var};
+
+    pub struct Harness {
+        pub engine: Engine<DynamoRateGate>,
+        pub store: Store,
+        pub sqs: aws_sdk_sqs::Client,
+        pub start_url: String,
+        pub page_url: String,
+    }
+
+    pub struct Delivery {
+        pub body: String,
+        pub receipt: String,
+        pub receive_count: u32,
+    }
+
+    impl Harness {
+        pub async fn new() -> Self {
+            super::stack_env();
+            let config = karaoke_shared::aws::sdk_config().await;
+            let db = aws_sdk_dynamodb::Client::new(&config);
+            let sqs = aws_sdk_sqs::Client::new(&config);
+            let mut urls = Vec::new();
+            for kind in ["start", "page"] {
+                let out = sqs
+                    .create_queue()
+                    .queue_name(unique(&format!("test-{kind}")))
+                    .attributes(QueueAttributeName::VisibilityTimeout, "60")
+                    .send()
+                    .await
+                    .expect("create test queue");
+                urls.push(out.queue_url.unwrap());
+            }
+            let store = Store::new(db, var("TABLE_NAME"));
+            let queues = Queues::new(sqs.clone(), &urls[0], &urls[1]);
+            let rate: f64 = super::stack_env()
+                .get("LASTFM_RATE_LIMIT")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(5.0);
+            let lastfm = LastfmClient::new(
+                LastfmConfig {
+                    api_url: var("LASTFM_API_URL"),
+                    api_key: super::stack_env()
+                        .get("LASTFM_API_KEY")
+                        .cloned()
+                        .unwrap_or_else(|| "local-dev-key".into()),
+                    rate_limit: rate,
+                    timeout: Duration::from_secs(20),
+                },
+                DynamoRateGate::new(store.clone(), rate),
+            )
+            .unwrap();
+            let engine = Engine {
+                store: store.clone(),
+                queues,
+                lastfm,
+                max_receives: 5,
+            };
+            Harness {
+                engine,
+                store,
+                sqs,
+                start_url: urls[0].clone(),
+                page_url: urls[1].clone(),
+            }
+        }
+
+        /// Takes whatever is waiting on `queue_url` (up to 10), without deleting it.
+        pub async fn receive(&self, queue_url: &str) -> Vec<Delivery> {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                .send()
+                .await
+                .expect("receive");
+            out.messages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| Delivery {
+                    receive_count: m
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| {
+                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1),
+                    body: m.body.unwrap_or_default(),
+                    receipt: m.receipt_handle.unwrap_or_default(),
+                })
+                .collect()
+        }
+
+        pub async fn delete(&self, queue_url: &str, receipt: &str) {
+            self.sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .expect("delete message");
+        }
+
+        pub async fn cleanup(&self) {
+            for url in [&self.start_url, &self.page_url] {
+                let _ = self.sqs.delete_queue().queue_url(url).send().await;
+            }
+        }
+    }
+}

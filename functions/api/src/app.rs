@@ -92,7 +92,8 @@ impl App {
         let now = now_secs();
         let method = req.method().clone();
         let path = api_path(req.uri().path()).trim_end_matches('/').to_string();
-        let user_id = crate::identity::user_id(&req, self.ctx.config.dev_jwt_secret.as_deref(), now).ok();
+        let user_id =
+            crate::identity::user_id(&req, self.ctx.config.dev_jwt_secret.as_deref(), now).ok();
         let call = Call {
             req: &req,
             user_id,
@@ -112,7 +113,12 @@ impl App {
         json_response(reply)
     }
 
-    async fn dispatch(&self, method: &Method, path: &str, call: &Call<'_>) -> Result<Reply, ApiError> {
+    async fn dispatch(
+        &self,
+        method: &Method,
+        path: &str,
+        call: &Call<'_>,
+    ) -> Result<Reply, ApiError> {
         // Per-user routes refuse anonymous callers before anything else is looked at.
         if path.starts_with("/api/me") {
             call.user()?;
@@ -120,8 +126,12 @@ impl App {
         match (method.as_str(), path) {
             ("GET", "/api/health") => Ok(Reply::ok(serde_json::json!({"status": "ok"}))),
             ("POST", "/api/dev/sign-in") => routes::dev::sign_in(self, call),
-            ("PUT", "/api/me/services/lastfm") => routes::services::connect_lastfm(self, call).await,
-            ("DELETE", "/api/me/services/lastfm") => routes::services::disconnect_lastfm(self, call).await,
+            ("PUT", "/api/me/services/lastfm") => {
+                routes::services::connect_lastfm(self, call).await
+            }
+            ("DELETE", "/api/me/services/lastfm") => {
+                routes::services::disconnect_lastfm(self, call).await
+            }
             ("POST", "/api/me/sync") => routes::sync::start(self, call).await,
             ("GET", "/api/me/sync") => routes::sync::status(self, call).await,
             ("GET", "/api/me/songs") => routes::songs::list(self, call).await,
@@ -152,7 +162,10 @@ mod tests {
     #[test]
     fn api_paths_ignore_stage_and_emulator_prefixes() {
         assert_eq!(api_path("/api/health"), "/api/health");
-        assert_eq!(api_path("/_aws/execute-api/abc123/api/me/sync"), "/api/me/sync");
+        assert_eq!(
+            api_path("/_aws/execute-api/abc123/api/me/sync"),
+            "/api/me/sync"
+        );
         assert_eq!(api_path("/prod/api/me/songs"), "/api/me/songs");
         assert_eq!(api_path("/"), "/");
     }

@@ -125,6 +125,9 @@ mod tests {
         };
         assert_eq!(c.body()["job_id"], "j1");
         assert_eq!(c.body()["error"]["job_id"], "j1");
-        assert_eq!(ApiError::Internal("secret detail".into()).body()["error"]["message"], "internal error");
+        assert_eq!(
+            ApiError::Internal("secret detail".into()).body()["error"]["message"],
+            "internal error"
+        );
     }
 }

@@ -75,7 +75,16 @@ mod tests {
     fn usernames_follow_lastfm_rules() {
         assert_eq!(lastfm_username(" RJ ").unwrap(), "RJ");
         assert!(lastfm_username("gen_2000_7").is_ok());
-        for bad in ["", "a", "1abc", "has space", "toolongusername12", "AC/DC", "é-name", "a\u{0}b"] {
+        for bad in [
+            "",
+            "a",
+            "1abc",
+            "has space",
+            "toolongusername12",
+            "AC/DC",
+            "é-name",
+            "a\u{0}b",
+        ] {
             assert!(lastfm_username(bad).is_err(), "{bad:?}");
         }
     }

@@ -10,10 +10,16 @@ use karaoke_shared::sync::job::{Job, JobStatus};
 pub fn job(job: &Job, now: i64) -> Value {
     // A job that stopped moving is shown as what it is for the user: unfinished, resumable.
     let stalled = job.is_stalled(now);
-    let status = if stalled { JobStatus::Partial } else { job.status };
+    let status = if stalled {
+        JobStatus::Partial
+    } else {
+        job.status
+    };
     let mut errors = job.errors.clone();
     if stalled {
-        errors.push("The sync stopped making progress. Press Sync to resume where it stopped.".into());
+        errors.push(
+            "The sync stopped making progress. Press Sync to resume where it stopped.".into(),
+        );
     }
     json!({
         "job_id": job.job_id,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use karaoke_shared::runtime::{process_batch, Context};
+use karaoke_shared::runtime::{process_batch, Context, Meter};
 use karaoke_shared::sync::messages::WorkMessage;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
@@ -17,6 +17,7 @@ async fn main() -> Result<(), Error> {
         let engine = engine.clone();
         let queues = queues.clone();
         async move {
+            let meter = Meter::start(&engine.store);
             let response: SqsBatchResponse = process_batch(
                 event.payload.records,
                 &queues,
@@ -27,6 +28,7 @@ async fn main() -> Result<(), Error> {
                 },
             )
             .await;
+            meter.log(&engine.store, "sync-worker");
             Ok::<_, Error>(response)
         }
     }))

@@ -118,7 +118,11 @@ impl<G: RateGate> LastfmClient<G> {
         self.call(&params, parse_top_artists).await
     }
 
-    pub async fn loved_tracks(&self, user: &str, page: u32) -> Result<LovedTracksPage, LastfmError> {
+    pub async fn loved_tracks(
+        &self,
+        user: &str,
+        page: u32,
+    ) -> Result<LovedTracksPage, LastfmError> {
         let params = [
             ("method", "user.getlovedtracks".to_string()),
             ("user", user.to_string()),
@@ -172,12 +176,17 @@ impl<G: RateGate> LastfmClient<G> {
             .await
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
         debug!(method = %params[0].1, status, bytes = body.len(), "Last.fm answered");
         // The body decides: Last.fm sends its errors with almost any status, including 200.
         match parse_body(&body) {
             Ok(value) => Ok(value),
-            Err(LastfmError::Malformed { .. }) if status >= 400 => Err(LastfmError::Http { status }),
+            Err(LastfmError::Malformed { .. }) if status >= 400 => {
+                Err(LastfmError::Http { status })
+            }
             Err(e) => Err(e),
         }
     }

@@ -47,7 +47,10 @@ impl LastfmError {
     }
 
     pub fn is_rate_limited(&self) -> bool {
-        matches!(self, LastfmError::Api { code: 29, .. } | LastfmError::Http { status: 429 })
+        matches!(
+            self,
+            LastfmError::Api { code: 29, .. } | LastfmError::Http { status: 429 }
+        )
     }
 
     /// A sentence for the person whose sync this is.
@@ -82,17 +85,32 @@ mod tests {
     #[test]
     fn classifies_real_error_codes() {
         for code in [8, 11, 16, 29] {
-            let e = LastfmError::Api { code, message: String::new() };
+            let e = LastfmError::Api {
+                code,
+                message: String::new(),
+            };
             assert_eq!(e.disposition(), Disposition::Transient, "{code}");
         }
         for code in [6, 10, 17, 26] {
-            let e = LastfmError::Api { code, message: String::new() };
+            let e = LastfmError::Api {
+                code,
+                message: String::new(),
+            };
             assert_eq!(e.disposition(), Disposition::Permanent, "{code}");
         }
-        assert_eq!(LastfmError::Http { status: 502 }.disposition(), Disposition::Transient);
-        assert_eq!(LastfmError::Http { status: 404 }.disposition(), Disposition::Permanent);
-        assert!(LastfmError::Api { code: 17, message: String::new() }
-            .user_message()
-            .contains("private"));
+        assert_eq!(
+            LastfmError::Http { status: 502 }.disposition(),
+            Disposition::Transient
+        );
+        assert_eq!(
+            LastfmError::Http { status: 404 }.disposition(),
+            Disposition::Permanent
+        );
+        assert!(LastfmError::Api {
+            code: 17,
+            message: String::new()
+        }
+        .user_message()
+        .contains("private"));
     }
 }

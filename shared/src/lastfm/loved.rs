@@ -47,7 +47,10 @@ pub fn parse_loved_tracks(value: Value) -> Result<LovedTracksPage, LastfmError> 
     let envelope: Envelope = serde_json::from_value(value).map_err(|e| LastfmError::Malformed {
         detail: format!("unexpected lovedtracks shape: {e}"),
     })?;
-    let attr = envelope.lovedtracks.attr.unwrap_or(envelope.lovedtracks.inline);
+    let attr = envelope
+        .lovedtracks
+        .attr
+        .unwrap_or(envelope.lovedtracks.inline);
     Ok(LovedTracksPage {
         page: attr.page as u32,
         total_pages: attr.total_pages as u32,

@@ -202,7 +202,10 @@ pub fn parse_recent_tracks(value: Value) -> Result<RecentTracksPage, LastfmError
     let attr = body.attr.unwrap_or(body.inline);
     let raw = body.track.0;
     let items = raw.len();
-    let scrobbles: Vec<Scrobble> = raw.into_iter().filter_map(RawTrack::into_scrobble).collect();
+    let scrobbles: Vec<Scrobble> = raw
+        .into_iter()
+        .filter_map(RawTrack::into_scrobble)
+        .collect();
     Ok(RecentTracksPage {
         page: attr.page as u32,
         per_page: attr.per_page as u32,
@@ -315,7 +318,8 @@ mod tests {
 
     #[test]
     fn surfaces_api_errors() {
-        let err = parse_body(&fixture("inflatablefriends-UserGetRecentTracksError.json")).unwrap_err();
+        let err =
+            parse_body(&fixture("inflatablefriends-UserGetRecentTracksError.json")).unwrap_err();
         match err {
             LastfmError::Api { code, message } => {
                 assert_eq!(code, 6);
@@ -327,7 +331,8 @@ mod tests {
 
     #[test]
     fn now_playing_item_alone_is_skipped() {
-        let item: Value = serde_json::from_slice(&fixture("lmammino-now_playing_track.json")).unwrap();
+        let item: Value =
+            serde_json::from_slice(&fixture("lmammino-now_playing_track.json")).unwrap();
         let body = serde_json::json!({"recenttracks": {"track": item, "@attr": {"page": "1", "perPage": "1", "totalPages": "0", "total": "0"}}});
         let page = parse_recent_tracks(body).unwrap();
         assert!(page.scrobbles.is_empty());
@@ -336,7 +341,10 @@ mod tests {
 
     #[test]
     fn every_capture_parses_with_its_method() {
-        let dir = format!("{}/../../shared/fixtures/lastfm", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../../shared/fixtures/lastfm",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let mut seen = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
@@ -366,10 +374,20 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
-        for body in [&b"{\"recenttracks\": {\"track\": ["[..], b"<html>502</html>", b""] {
-            assert!(matches!(parse_body(body), Err(LastfmError::Malformed { .. })));
+        for body in [
+            &b"{\"recenttracks\": {\"track\": ["[..],
+            b"<html>502</html>",
+            b"",
+        ] {
+            assert!(matches!(
+                parse_body(body),
+                Err(LastfmError::Malformed { .. })
+            ));
         }
         let wrong = serde_json::json!({"recenttracks": {"track": [{"name": 5}]}});
-        assert!(matches!(parse_recent_tracks(wrong), Err(LastfmError::Malformed { .. })));
+        assert!(matches!(
+            parse_recent_tracks(wrong),
+            Err(LastfmError::Malformed { .. })
+        ));
     }
 }

@@ -55,7 +55,10 @@ pub fn parse_top_artists(value: Value) -> Result<TopArtistsPage, LastfmError> {
     let envelope: Envelope = serde_json::from_value(value).map_err(|e| LastfmError::Malformed {
         detail: format!("unexpected topartists shape: {e}"),
     })?;
-    let attr = envelope.topartists.attr.unwrap_or(envelope.topartists.inline);
+    let attr = envelope
+        .topartists
+        .attr
+        .unwrap_or(envelope.topartists.inline);
     Ok(TopArtistsPage {
         page: attr.page as u32,
         total_pages: attr.total_pages as u32,
@@ -80,7 +83,10 @@ mod tests {
     use crate::lastfm::model::parse_body;
 
     fn load(name: &str) -> TopArtistsPage {
-        let path = format!("{}/../../shared/fixtures/lastfm/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../shared/fixtures/lastfm/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         parse_top_artists(parse_body(&std::fs::read(path).unwrap()).unwrap()).unwrap()
     }
 

@@ -35,7 +35,8 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
     Ok(Job {
         user_id: user_id.to_string(),
         job_id: attr::get_s(item, "job_id")?,
-        kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?,
+        kind: JobKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("job kind {kind}")))?,
         status: JobStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("job status {status}")))?,
         lastfm_user: attr::get_s(item, "lastfm_user")?,

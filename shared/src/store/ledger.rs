@@ -32,8 +32,8 @@ pub fn encode(scrobbles: &[Scrobble]) -> String {
 }
 
 pub fn decode(text: &str) -> Result<Vec<Scrobble>, StoreError> {
-    let rows: Vec<Row> = serde_json::from_str(text)
-        .map_err(|e| StoreError::Corrupt(format!("ledger page: {e}")))?;
+    let rows: Vec<Row> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("ledger page: {e}")))?;
     Ok(rows
         .into_iter()
         .map(|(uts, artist, title, album, loved)| Scrobble {
@@ -117,8 +117,20 @@ mod tests {
     #[test]
     fn rows_round_trip() {
         let scrobbles = vec![
-            Scrobble { artist: "AC/DC".into(), title: "T.N.T.".into(), album: None, uts: 5, loved: Some(true) },
-            Scrobble { artist: "宇多田ヒカル".into(), title: "\"First Love\"".into(), album: Some("x".into()), uts: 4, loved: None },
+            Scrobble {
+                artist: "AC/DC".into(),
+                title: "T.N.T.".into(),
+                album: None,
+                uts: 5,
+                loved: Some(true),
+            },
+            Scrobble {
+                artist: "宇多田ヒカル".into(),
+                title: "\"First Love\"".into(),
+                album: Some("x".into()),
+                uts: 4,
+                loved: None,
+            },
         ];
         assert_eq!(decode(&encode(&scrobbles)).unwrap(), scrobbles);
         assert!(decode("[1,2").is_err());

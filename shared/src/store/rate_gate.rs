@@ -93,13 +93,17 @@ impl RateGate for DynamoRateGate {
                 return Ok(());
             }
         }
-        Err(LastfmError::Gate("too much contention on the rate gate".into()))
+        Err(LastfmError::Gate(
+            "too much contention on the rate gate".into(),
+        ))
     }
 
     async fn back_off(&self, pause: Duration) {
         let until = now_ms() + pause.as_millis() as i64;
         for _ in 0..10 {
-            let Ok(seen) = self.next_slot().await else { return };
+            let Ok(seen) = self.next_slot().await else {
+                return;
+            };
             if seen.unwrap_or(0) >= until {
                 return;
             }

@@ -30,7 +30,10 @@ fn to_item(user_id: &str, t: &TrackState) -> Item {
     item.insert("sync_count".into(), attr::n(t.sync_count));
     item.insert("generation".into(), attr::s(&t.generation));
     item.insert("applied_job".into(), attr::s(&t.applied_job));
-    item.insert("applied_ops".into(), attr::ns(t.applied_ops.iter().copied()));
+    item.insert(
+        "applied_ops".into(),
+        attr::ns(t.applied_ops.iter().copied()),
+    );
     item.insert("version".into(), attr::n(t.version));
     item.insert("gsi1pk".into(), attr::s(keys::songs_gsi_pk(user_id)));
     item.insert(

@@ -89,7 +89,12 @@ impl Store {
             // Newly connected accounts are due at once; afterwards each sync sets the next time.
             (
                 "gsi2sk".to_string(),
-                attr::s(keys::due_sort(service.last_sync_at.map_or(now, |t| t + crate::sync::schedule::interval_secs()), user_id)),
+                attr::s(keys::due_sort(
+                    service
+                        .last_sync_at
+                        .map_or(now, |t| t + crate::sync::schedule::interval_secs()),
+                    user_id,
+                )),
             ),
         ]);
         if let Some(w) = service.watermark_uts {
@@ -146,7 +151,10 @@ impl Store {
             .expression_attribute_values(":user", attr::s(&job.lastfm_user))
             .expression_attribute_values(
                 ":due",
-                attr::s(keys::due_sort(now + crate::sync::schedule::interval_secs(), &job.user_id)),
+                attr::s(keys::due_sort(
+                    now + crate::sync::schedule::interval_secs(),
+                    &job.user_id,
+                )),
             );
         if job.kind == JobKind::Full {
             update.push_str(", generation = :gen");
@@ -154,7 +162,8 @@ impl Store {
         }
         if let Some(newest) = job.newest_uts {
             update.push_str(", watermark_uts = :newest");
-            condition.push_str(" AND (attribute_not_exists(watermark_uts) OR watermark_uts <= :newest)");
+            condition
+                .push_str(" AND (attribute_not_exists(watermark_uts) OR watermark_uts <= :newest)");
             request = request.expression_attribute_values(":newest", attr::n(newest));
         }
         self.metrics.write();
@@ -216,8 +225,7 @@ impl Store {
         now: i64,
         takeover: Option<&str>,
     ) -> Result<Result<(), LockHeld>, StoreError> {
-        let mut condition =
-            String::from("attribute_not_exists(active_job) OR lock_until < :now");
+        let mut condition = String::from("attribute_not_exists(active_job) OR lock_until < :now");
         let mut request = self
             .db
             .update_item()

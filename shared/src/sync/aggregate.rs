@@ -167,7 +167,11 @@ mod tests {
         }
     }
 
-    const OP1: Op<'static> = Op { job: "j1", generation: "g1", op: 1 };
+    const OP1: Op<'static> = Op {
+        job: "j1",
+        generation: "g1",
+        op: 1,
+    };
 
     #[test]
     fn groups_spellings_and_keeps_the_most_recent_one() {
@@ -181,10 +185,16 @@ mod tests {
         ];
         let deltas = aggregate(&page, 1);
         assert_eq!(deltas.len(), 3);
-        let halo = deltas.iter().find(|d| d.title.to_lowercase().trim() == "halo").unwrap();
+        let halo = deltas
+            .iter()
+            .find(|d| d.title.to_lowercase().trim() == "halo")
+            .unwrap();
         assert_eq!(halo.count, 3);
         assert_eq!((halo.first_uts, halo.last_uts), (50, 300));
-        assert_eq!((halo.artist.as_str(), halo.title.as_str()), ("Beyonce", "HALO"));
+        assert_eq!(
+            (halo.artist.as_str(), halo.title.as_str()),
+            ("Beyonce", "HALO")
+        );
         assert_eq!(deltas.iter().map(|d| d.count).sum::<u64>(), 5);
     }
 
@@ -201,14 +211,21 @@ mod tests {
     #[test]
     fn merge_applies_each_op_exactly_once() {
         let d = aggregate(&[s("A", "x", 10), s("A", "x", 5)], 1).remove(0);
-        let Merge::Write(first) = merge(None, &d, OP1) else { panic!() };
+        let Merge::Write(first) = merge(None, &d, OP1) else {
+            panic!()
+        };
         assert_eq!(first.playcount, 2);
         assert_eq!(merge(Some(&first), &d, OP1), Merge::AlreadyApplied);
         let d2 = aggregate(&[s("a", "X", 3)], 2).remove(0);
-        let Merge::Write(second) = merge(Some(&first), &d2, Op { op: 2, ..OP1 }) else { panic!() };
+        let Merge::Write(second) = merge(Some(&first), &d2, Op { op: 2, ..OP1 }) else {
+            panic!()
+        };
         assert_eq!(second.playcount, 3);
         assert_eq!((second.first_uts, second.last_uts), (3, 10));
-        assert_eq!(second.artist, "A", "older page must not replace the newer spelling");
+        assert_eq!(
+            second.artist, "A",
+            "older page must not replace the newer spelling"
+        );
         assert_eq!(second.sync_count, 1);
         assert_eq!(second.version, 2);
     }
@@ -216,9 +233,21 @@ mod tests {
     #[test]
     fn a_new_job_counts_one_more_sync_and_adds_within_a_generation() {
         let d = aggregate(&[s("A", "x", 10)], 1).remove(0);
-        let Merge::Write(first) = merge(None, &d, OP1) else { panic!() };
+        let Merge::Write(first) = merge(None, &d, OP1) else {
+            panic!()
+        };
         let later = aggregate(&[s("A", "x", 20)], 1).remove(0);
-        let Merge::Write(next) = merge(Some(&first), &later, Op { job: "j2", generation: "g1", op: 1 }) else { panic!() };
+        let Merge::Write(next) = merge(
+            Some(&first),
+            &later,
+            Op {
+                job: "j2",
+                generation: "g1",
+                op: 1,
+            },
+        ) else {
+            panic!()
+        };
         assert_eq!((next.playcount, next.sync_count, next.last_uts), (2, 2, 20));
         assert_eq!(next.applied_ops, BTreeSet::from([1]));
     }
@@ -226,10 +255,25 @@ mod tests {
     #[test]
     fn a_new_generation_replaces_counts() {
         let d = aggregate(&[s("A", "x", 10), s("A", "x", 9)], 1).remove(0);
-        let Merge::Write(first) = merge(None, &d, OP1) else { panic!() };
+        let Merge::Write(first) = merge(None, &d, OP1) else {
+            panic!()
+        };
         let again = aggregate(&[s("a", "x", 10)], 1).remove(0);
-        let Merge::Write(next) = merge(Some(&first), &again, Op { job: "j2", generation: "g2", op: 1 }) else { panic!() };
-        assert_eq!((next.playcount, next.first_uts, next.sync_count), (1, 10, 2));
+        let Merge::Write(next) = merge(
+            Some(&first),
+            &again,
+            Op {
+                job: "j2",
+                generation: "g2",
+                op: 1,
+            },
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            (next.playcount, next.first_uts, next.sync_count),
+            (1, 10, 2)
+        );
         assert_eq!(next.artist, "a");
     }
 }

@@ -6,9 +6,9 @@ use super::job::{new_job_id, Job, JobKind, JobStatus};
 use super::messages::StartMessage;
 use super::SyncError;
 use crate::lastfm::Window;
+use crate::queue::Queues;
 use crate::store::users::LastfmService;
 use crate::store::Store;
-use crate::queue::Queues;
 
 /// How long a sync may hold the user's lock before another may take over.
 pub const LOCK_LEASE_SECS: i64 = 2 * 60 * 60;
@@ -33,8 +33,8 @@ pub fn plan(latest: Option<&Job>, service: &LastfmService, now: i64) -> Plan {
         if job.status.is_active() && !job.is_stalled(now) {
             return Plan::Busy(job.job_id.clone());
         }
-        let unfinished = matches!(job.status, JobStatus::Partial | JobStatus::Failed)
-            || job.is_stalled(now);
+        let unfinished =
+            matches!(job.status, JobStatus::Partial | JobStatus::Failed) || job.is_stalled(now);
         let same_account = job.lastfm_user == service.username;
         let still_current =
             job.kind == JobKind::Full || service.generation.as_ref() == Some(&job.generation);
@@ -89,7 +89,9 @@ pub async fn request_sync(
                 .acquire_sync_lock(user_id, &job.job_id, lease, now, Some(&job.job_id))
                 .await?
             {
-                return Ok(SyncRequest::Busy { job_id: held.job_id });
+                return Ok(SyncRequest::Busy {
+                    job_id: held.job_id,
+                });
             }
             match store.reopen_job(&job, now).await {
                 Ok(_) => {}
@@ -116,7 +118,9 @@ pub async fn request_sync(
                 .acquire_sync_lock(user_id, &job_id, lease, now, previous)
                 .await?
             {
-                return Ok(SyncRequest::Busy { job_id: held.job_id });
+                return Ok(SyncRequest::Busy {
+                    job_id: held.job_id,
+                });
             }
             let job = Job {
                 user_id: user_id.to_string(),
@@ -213,9 +217,19 @@ mod tests {
     #[test]
     fn first_sync_is_full_up_to_now() {
         match plan(None, &service(None, None), 1000) {
-            Plan::New { kind, window, generation } => {
+            Plan::New {
+                kind,
+                window,
+                generation,
+            } => {
                 assert_eq!(kind, JobKind::Full);
-                assert_eq!(window, Window { from: None, to: Some(1000) });
+                assert_eq!(
+                    window,
+                    Window {
+                        from: None,
+                        to: Some(1000)
+                    }
+                );
                 assert_eq!(generation, None);
             }
             other => panic!("{other:?}"),
@@ -226,9 +240,19 @@ mod tests {
     fn later_syncs_are_incremental_after_the_watermark() {
         let done = job(JobStatus::Done, JobKind::Full, 10);
         match plan(Some(&done), &service(Some(500), Some("g")), 1000) {
-            Plan::New { kind, window, generation } => {
+            Plan::New {
+                kind,
+                window,
+                generation,
+            } => {
                 assert_eq!(kind, JobKind::Incremental);
-                assert_eq!(window, Window { from: Some(501), to: Some(1000) });
+                assert_eq!(
+                    window,
+                    Window {
+                        from: Some(501),
+                        to: Some(1000)
+                    }
+                );
                 assert_eq!(generation.as_deref(), Some("g"));
             }
             other => panic!("{other:?}"),
@@ -238,12 +262,21 @@ mod tests {
     #[test]
     fn running_jobs_block_and_stalled_or_broken_ones_resume() {
         let running = job(JobStatus::Running, JobKind::Full, 990);
-        assert_eq!(plan(Some(&running), &service(None, None), 1000), Plan::Busy("j1".into()));
+        assert_eq!(
+            plan(Some(&running), &service(None, None), 1000),
+            Plan::Busy("j1".into())
+        );
         let stalled = job(JobStatus::Running, JobKind::Full, 0);
-        assert!(matches!(plan(Some(&stalled), &service(None, None), 100_000), Plan::Resume(_)));
+        assert!(matches!(
+            plan(Some(&stalled), &service(None, None), 100_000),
+            Plan::Resume(_)
+        ));
         for status in [JobStatus::Partial, JobStatus::Failed] {
             let broken = job(status, JobKind::Full, 0);
-            assert!(matches!(plan(Some(&broken), &service(None, None), 1000), Plan::Resume(_)));
+            assert!(matches!(
+                plan(Some(&broken), &service(None, None), 1000),
+                Plan::Resume(_)
+            ));
         }
     }
 
@@ -252,6 +285,12 @@ mod tests {
         let broken = job(JobStatus::Failed, JobKind::Full, 0);
         let mut other = service(None, None);
         other.username = "someone-else".into();
-        assert!(matches!(plan(Some(&broken), &other, 1000), Plan::New { kind: JobKind::Full, .. }));
+        assert!(matches!(
+            plan(Some(&broken), &other, 1000),
+            Plan::New {
+                kind: JobKind::Full,
+                ..
+            }
+        ));
     }
 }

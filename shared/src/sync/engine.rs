@@ -32,11 +32,18 @@ impl<G: RateGate> Engine<G> {
         receive_count: u32,
     ) -> Result<(), SyncError> {
         let Some(job) = self.store.get_job(user_id, job_id).await? else {
-            warn!(user_id, job_id, "start for a job that does not exist; dropping");
+            warn!(
+                user_id,
+                job_id, "start for a job that does not exist; dropping"
+            );
             return Ok(());
         };
         if !job.status.is_active() {
-            info!(job_id, status = job.status.as_str(), "job already ended; nothing to start");
+            info!(
+                job_id,
+                status = job.status.as_str(),
+                "job already ended; nothing to start"
+            );
             return Ok(());
         }
         if job.pages_total.is_some() {
@@ -46,7 +53,11 @@ impl<G: RateGate> Engine<G> {
             self.enqueue_pages(&job, &pending).await?;
             return self.settle(job).await;
         }
-        let first = match self.lastfm.recent_tracks(&job.lastfm_user, 1, job.window).await {
+        let first = match self
+            .lastfm
+            .recent_tracks(&job.lastfm_user, 1, job.window)
+            .await
+        {
             Ok(page) => page,
             Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
         };
@@ -86,12 +97,16 @@ impl<G: RateGate> Engine<G> {
 
     pub async fn run(&self, message: WorkMessage, receive_count: u32) -> Result<(), SyncError> {
         match message {
-            WorkMessage::ScrobblePage { user_id, job_id, page } => {
-                self.run_page(&user_id, &job_id, page, receive_count).await
-            }
-            WorkMessage::Sweep { user_id, job_id, cursor } => {
-                self.sweep(&user_id, &job_id, cursor).await
-            }
+            WorkMessage::ScrobblePage {
+                user_id,
+                job_id,
+                page,
+            } => self.run_page(&user_id, &job_id, page, receive_count).await,
+            WorkMessage::Sweep {
+                user_id,
+                job_id,
+                cursor,
+            } => self.sweep(&user_id, &job_id, cursor).await,
         }
     }
 
@@ -103,11 +118,19 @@ impl<G: RateGate> Engine<G> {
         receive_count: u32,
     ) -> Result<(), SyncError> {
         let Some(job) = self.store.get_job(user_id, job_id).await? else {
-            warn!(user_id, job_id, page, "page for a job that does not exist; dropping");
+            warn!(
+                user_id,
+                job_id, page, "page for a job that does not exist; dropping"
+            );
             return Ok(());
         };
         if job.status != JobStatus::Running {
-            info!(job_id, page, status = job.status.as_str(), "job not running; dropping page");
+            info!(
+                job_id,
+                page,
+                status = job.status.as_str(),
+                "job not running; dropping page"
+            );
             return Ok(());
         }
         if job.done_pages.contains(&page) {
@@ -116,7 +139,11 @@ impl<G: RateGate> Engine<G> {
         }
         let scrobbles = match self.store.get_ledger_page(user_id, job_id, page).await? {
             Some(recorded) => recorded,
-            None => match self.lastfm.recent_tracks(&job.lastfm_user, page, job.window).await {
+            None => match self
+                .lastfm
+                .recent_tracks(&job.lastfm_user, page, job.window)
+                .await
+            {
                 Ok(fetched) => fetched.scrobbles,
                 Err(e) => return self.fetch_failed(&job, Some(page), e, receive_count).await,
             },
@@ -125,7 +152,12 @@ impl<G: RateGate> Engine<G> {
     }
 
     /// Records the page, folds it into the user's tracks, then counts it on the job.
-    async fn apply_page(&self, job: &Job, page: u32, fetched: Vec<Scrobble>) -> Result<(), SyncError> {
+    async fn apply_page(
+        &self,
+        job: &Job,
+        page: u32,
+        fetched: Vec<Scrobble>,
+    ) -> Result<(), SyncError> {
         let scrobbles = self
             .store
             .record_ledger_page(&job.user_id, &job.job_id, page, fetched)
@@ -200,7 +232,9 @@ impl<G: RateGate> Engine<G> {
         if error.disposition() == Disposition::Permanent {
             warn!(job_id = %job.job_id, ?page, error = %error, "permanent Last.fm error; failing job");
             self.store.fail_job(job, &error.user_message(), now).await?;
-            self.store.release_sync_lock(&job.user_id, &job.job_id).await?;
+            self.store
+                .release_sync_lock(&job.user_id, &job.job_id)
+                .await?;
             return Ok(());
         }
         if receive_count < self.max_receives {
@@ -214,7 +248,11 @@ impl<G: RateGate> Engine<G> {
                     error.user_message()
                 );
                 warn!(job_id = %job.job_id, page, error = %error, "page exhausted its retries");
-                if let Some(updated) = self.store.mark_page_failed(job, page, &message, now).await? {
+                if let Some(updated) = self
+                    .store
+                    .mark_page_failed(job, page, &message, now)
+                    .await?
+                {
                     self.settle(updated).await?;
                 }
                 // Still a failure, so SQS parks the message in the dead-letter queue for inspection.
@@ -226,7 +264,9 @@ impl<G: RateGate> Engine<G> {
                     error.user_message()
                 );
                 self.store.fail_job(job, &message, now).await?;
-                self.store.release_sync_lock(&job.user_id, &job.job_id).await?;
+                self.store
+                    .release_sync_lock(&job.user_id, &job.job_id)
+                    .await?;
                 Ok(())
             }
         }
@@ -267,12 +307,19 @@ impl<G: RateGate> Engine<G> {
                     .await?;
             }
         }
-        self.store.release_sync_lock(&job.user_id, &job.job_id).await?;
+        self.store
+            .release_sync_lock(&job.user_id, &job.job_id)
+            .await?;
         Ok(())
     }
 
     /// Deletes tracks that a completed full sync did not see (an older generation), in batches.
-    async fn sweep(&self, user_id: &str, job_id: &str, cursor: Option<String>) -> Result<(), SyncError> {
+    async fn sweep(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        cursor: Option<String>,
+    ) -> Result<(), SyncError> {
         let Some(job) = self.store.get_job(user_id, job_id).await? else {
             return Ok(());
         };
@@ -281,15 +328,25 @@ impl<G: RateGate> Engine<G> {
             // A newer full sync (or a disconnect) superseded this one; its own sweep will follow.
             return Ok(());
         }
-        let start = cursor.as_deref().map(crate::cursor::decode_key).transpose()?;
-        let (stale, next) = self.store.stale_tracks(user_id, &job.generation, start).await?;
+        let start = cursor
+            .as_deref()
+            .map(crate::cursor::decode_key)
+            .transpose()?;
+        let (stale, next) = self
+            .store
+            .stale_tracks(user_id, &job.generation, start)
+            .await?;
         stream::iter(stale.iter())
             .map(|key| self.store.delete_stale_track(user_id, key, &job.generation))
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
         if !stale.is_empty() {
-            info!(job_id, removed = stale.len(), "removed tracks from an older sync");
+            info!(
+                job_id,
+                removed = stale.len(),
+                "removed tracks from an older sync"
+            );
         }
         if let Some(next) = next {
             self.queues

@@ -139,7 +139,9 @@ impl Job {
     /// Pages still to fetch when (re)starting this job.
     pub fn pending_pages(&self) -> Vec<u32> {
         let total = self.pages_total.unwrap_or(0);
-        (1..=total).filter(|p| !self.done_pages.contains(p)).collect()
+        (1..=total)
+            .filter(|p| !self.done_pages.contains(p))
+            .collect()
     }
 }
 

@@ -25,7 +25,8 @@ pub fn sign_in(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
     if !valid_user_id(&body.user_id) {
         return Err(ApiError::Unprocessable {
             code: "invalid_user_id",
-            message: "user_id must be 1-128 characters: letters, digits, '-', '_', '.', '@' or ':'".into(),
+            message: "user_id must be 1-128 characters: letters, digits, '-', '_', '.', '@' or ':'"
+                .into(),
         });
     }
     Ok(Reply::ok(json!({

@@ -38,7 +38,10 @@ pub async fn connect_lastfm(app: &App, call: &Call<'_>) -> Result<Reply, ApiErro
         .put_lastfm_service(user_id, &info.name, call.now)
         .await?;
     info!(user_id, "Last.fm connected");
-    Ok(Reply::ok(views::lastfm_service(&service, Some(info.playcount))))
+    Ok(Reply::ok(views::lastfm_service(
+        &service,
+        Some(info.playcount),
+    )))
 }
 
 pub async fn disconnect_lastfm(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {

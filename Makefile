@@ -1,0 +1,84 @@
+# Local stack: template.yaml deployed into ministack (offline AWS emulator) plus
+# the Last.fm/Spotify stand-ins. See docs/LOCAL-STACK.md.
+#
+# Settings are read from the environment or the command line and handed to
+# infra/deploy.py, which owns their defaults, e.g.
+#   make up LASTFM_API_URL=https://ws.audioscrobbler.com/2.0/ LASTFM_API_KEY=...
+# Recognised: LASTFM_API_URL LASTFM_API_KEY LASTFM_RATE_LIMIT DEV_JWT_SECRET
+#   CURSOR_SECRET MAX_RECEIVES WORKER_CONCURRENCY SYNC_SCHEDULE RUST_LOG
+#   SPOTIFY_API_URL SPOTIFY_ACCOUNTS_URL SPOTIFY_CLIENT_ID SPOTIFY_CLIENT_SECRET
+#   SPOTIFY_REDIRECT_URI PUBLIC_BASE_URL LASTFM_STANDIN_ARGS
+#
+# PROFILE=debug deploys target/debug binaries (faster to build, what
+# `cargo test` already compiled); benchmarks want the default, release.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+PROFILE ?= release
+DEPLOY_ARGS ?=
+FUNCTION_PACKAGES := -p api -p sync-start -p sync-worker
+CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+PY_STAMP := .local/pydeps.stamp
+# cfn-lint through the interpreter pip installed it for: its console script
+# may not be on PATH (user installs, pyenv shims not yet rehashed).
+CFN_LINT := $(PYTHON) -c 'import sys; from cfnlint.runner import main; sys.argv[0] = "cfn-lint"; sys.exit(main())'
+
+# Every command that talks to the stack needs its endpoints and names.
+WITH_STACK_ENV := set -a; . .local/stack.env; set +a;
+
+# `make -j` must not run deploy before the build or the services.
+.NOTPARALLEL:
+
+.PHONY: up down logs status deps build services deploy lint-template test demo bench-sync bench-api
+
+# Last line of output: API_URL=<base url>.
+up: deps build services deploy
+
+# Installs only when a module is missing or requirements.txt changed since the
+# last install on this machine.
+deps:
+	@mkdir -p .local
+	@if ! { [ $(PY_STAMP) -nt infra/requirements.txt ] && \
+	        $(PYTHON) -c "import importlib.util as u, sys; \
+	          sys.exit(any(u.find_spec(m) is None for m in ('ministack', 'boto3', 'samtranslator', 'cfnlint', 'pytest')))"; }; then \
+	  echo "[deps] pip install -r infra/requirements.txt" >&2; \
+	  $(PYTHON) -m pip install -q --disable-pip-version-check -r infra/requirements.txt 2>&1 \
+	    | { grep -v "Running pip as the 'root' user" || true; }; \
+	  touch $(PY_STAMP); \
+	fi
+
+build:
+	@cargo build $(CARGO_PROFILE_FLAG) $(FUNCTION_PACKAGES)
+
+services:
+	@infra/stack.sh start
+
+deploy:
+	@$(PYTHON) infra/deploy.py --profile $(PROFILE) $(DEPLOY_ARGS)
+
+down:
+	@infra/stack.sh stop
+
+status:
+	@infra/stack.sh status
+
+logs:
+	@infra/stack.sh logs
+
+lint-template: deps
+	@$(CFN_LINT) template.yaml && echo "cfn-lint: template.yaml OK"
+
+test: up
+	@$(WITH_STACK_ENV) cargo test --workspace
+	@$(PYTHON) -m pytest -q infra/standins
+
+demo: up
+	@$(WITH_STACK_ENV) cargo run --release -p karaoke-cli -- demo
+
+bench-sync: up
+	@$(WITH_STACK_ENV) cargo run --release -p karaoke-cli -- bench-sync
+
+bench-api: up
+	@$(WITH_STACK_ENV) cargo run --release -p karaoke-cli -- bench-api

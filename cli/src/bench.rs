@@ -1,0 +1,163 @@
+//! `make bench-sync`: a full sync of the heavy stand-in user through the local stack, and what
+//! it cost. Numbers are printed (and go in docs/PERFORMANCE.md); nothing here asserts timing.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::progress::{follow, thousands};
+use crate::stack::{env, CliResult, Session, StandIn};
+
+struct Options {
+    latency_ms: u64,
+    user: String,
+    label: String,
+}
+
+fn parse(args: &[String]) -> CliResult<Options> {
+    let mut o = Options {
+        latency_ms: 500,
+        user: "heavy".into(),
+        label: String::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--latency-ms" => o.latency_ms = value()?.parse().map_err(|_| "bad --latency-ms")?,
+            "--user" => o.user = value()?,
+            "--label" => o.label = value()?,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+fn count(stats: &Value, method: &str) -> u64 {
+    stats["by_method"][method].as_u64().unwrap_or(0)
+}
+
+#[derive(Default, Debug)]
+struct WorkerUsage {
+    invocations: u64,
+    reads: u64,
+    writes: u64,
+    cpu_ms: u64,
+    peak_rss_kb: u64,
+}
+
+/// Sums the per-invocation usage lines the worker and sync-start log (see runtime::Meter).
+fn lambda_usage(since_secs: u64) -> WorkerUsage {
+    let mut usage = WorkerUsage::default();
+    for function in ["sync-worker", "sync-start"] {
+        let out = Command::new("python3")
+            .args([
+                "infra/lambda_logs.py",
+                "-f",
+                function,
+                "--since",
+                &since_secs.to_string(),
+            ])
+            .output();
+        let Ok(out) = out else { continue };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Some(start) = line.find('{') else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&line[start..]) else {
+                continue;
+            };
+            let f = &v["fields"];
+            if f["message"] != "invocation usage" {
+                continue;
+            }
+            usage.invocations += 1;
+            usage.reads += f["dynamo_reads"].as_u64().unwrap_or(0);
+            usage.writes += f["dynamo_writes"].as_u64().unwrap_or(0);
+            usage.cpu_ms += f["cpu_ms"].as_u64().unwrap_or(0);
+            usage.peak_rss_kb = usage
+                .peak_rss_kb
+                .max(f["peak_rss_kb"].as_u64().unwrap_or(0));
+        }
+    }
+    usage
+}
+
+pub async fn sync(args: &[String]) -> CliResult<()> {
+    let o = parse(args)?;
+    let rate: f64 = env("LASTFM_RATE_LIMIT")?
+        .parse()
+        .map_err(|_| "bad LASTFM_RATE_LIMIT")?;
+    let standin = StandIn::from_env()?;
+    let previous = standin.get("/_admin/config").await?;
+    standin
+        .post(
+            "/_admin/config",
+            json!({"latency_ms": o.latency_ms, "rate_limit": rate}),
+        )
+        .await?;
+    let before = standin.get("/_admin/stats").await?;
+    let user_id = format!("bench-{}", karaoke_shared::clock::now_millis());
+    let session = Session::sign_in(&user_id).await?;
+    let r = session
+        .call(
+            reqwest::Method::PUT,
+            "/api/me/services/lastfm",
+            Some(json!({"username": o.user})),
+        )
+        .await?;
+    if r.status != 200 {
+        return Err(format!("connect failed: {}", r.body));
+    }
+    let started = Instant::now();
+    session.start_sync().await?;
+    let job = follow(&session, Duration::from_secs(1)).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let after = standin.get("/_admin/stats").await?;
+    standin
+        .post(
+            "/_admin/config",
+            json!({"latency_ms": previous["latency_ms"], "rate_limit": previous["rate_limit"]}),
+        )
+        .await?;
+    // Give the log pipeline a moment to take the last invocations' lines.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let usage = lambda_usage(wall as u64 + 30);
+
+    let pages = job["pages_total"].as_u64().unwrap_or(0);
+    let scrobbles = job["scrobbles_done"].as_u64().unwrap_or(0).max(1);
+    let requests = count(&after, "user.getrecenttracks") - count(&before, "user.getrecenttracks");
+    let info_requests = count(&after, "user.getinfo") - count(&before, "user.getinfo");
+    let e29 = after["error29"].as_u64().unwrap_or(0) - before["error29"].as_u64().unwrap_or(0);
+    let bound = pages as f64 / rate;
+    println!("\nstatus: {}  errors: {}", job["status"], job["errors"]);
+    println!("| run | scrobbles | pages | latency | rate | wall s | bound s | ratio | Last.fm requests | error 29 | DynamoDB writes/scrobble | reads/scrobble | worker CPU ms/page | peak RSS MiB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {} ms | {} /s | {:.1} | {:.1} | {:.2} | {} (+{} getInfo) | {} | {:.3} | {:.3} | {:.1} | {:.1} |",
+        if o.label.is_empty() { &o.user } else { &o.label },
+        thousands(scrobbles),
+        pages,
+        o.latency_ms,
+        rate,
+        wall,
+        bound,
+        wall / bound.max(0.001),
+        requests,
+        info_requests,
+        e29,
+        usage.writes as f64 / scrobbles as f64,
+        usage.reads as f64 / scrobbles as f64,
+        usage.cpu_ms as f64 / pages.max(1) as f64,
+        usage.peak_rss_kb as f64 / 1024.0,
+    );
+    if usage.invocations == 0 {
+        println!("(no usage lines found in the Lambda logs; worker columns are empty)");
+    }
+    Ok(())
+}

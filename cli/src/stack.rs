@@ -1,0 +1,111 @@
+//! Talking to the running local stack as a signed-in user.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub type CliResult<T> = Result<T, String>;
+
+pub fn env(name: &str) -> CliResult<String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set: run `make up` (or `make demo`)"))
+}
+
+pub struct Session {
+    pub base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Session {
+    /// Signs in through the API's local sign-in, as the page does.
+    pub async fn sign_in(user_id: &str) -> CliResult<Self> {
+        let base = env("API_URL")?.trim_end_matches('/').to_string();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let res = http
+            .post(format!("{base}/api/dev/sign-in"))
+            .json(&serde_json::json!({"user_id": user_id}))
+            .send()
+            .await
+            .map_err(|e| format!("API at {base} not reachable: {e}"))?;
+        let body: Value = res.json().await.map_err(|e| e.to_string())?;
+        let token = body["token"]
+            .as_str()
+            .ok_or_else(|| format!("sign-in refused: {body}"))?
+            .to_string();
+        Ok(Self { base, token, http })
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> CliResult<Reply> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Ok(Reply { status, body })
+    }
+
+    /// Starts a sync, or follows the one already running.
+    pub async fn start_sync(&self) -> CliResult<String> {
+        let r = self
+            .call(reqwest::Method::POST, "/api/me/sync", None)
+            .await?;
+        match r.status {
+            202 | 409 => Ok(r.body["job_id"].as_str().unwrap_or_default().to_string()),
+            _ => Err(format!("could not start the sync: {}", r.body)),
+        }
+    }
+}
+
+/// The Last.fm stand-in's admin API (absent when pointed at the real Last.fm).
+pub struct StandIn {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl StandIn {
+    pub fn from_env() -> CliResult<Self> {
+        Ok(Self {
+            base: env("LASTFM_ADMIN_URL")?.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> CliResult<Value> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        res.json().await.map_err(|e| e.to_string())
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> CliResult<Value> {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        res.json().await.map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,152 @@
+//! Exactly-once counting under the failures SQS and Lambda really produce: redelivery, the same
+//! page on two workers at once, and a worker that dies after writing part of a page. The engine
+//! is the production code against the real (emulated) DynamoDB and SQS; the test plays the
+//! Lambda runtime so it can misbehave on purpose.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use karaoke_shared::sync::control::{request_sync, SyncRequest};
+use karaoke_shared::sync::messages::{StartMessage, WorkMessage};
+use karaoke_tests::engine_harness::Harness;
+use karaoke_tests::{assert_songs_match_truth, unique, Api, Lastfm};
+use std::sync::atomic::Ordering;
+
+#[derive(Clone, Copy, Debug)]
+enum Misbehaviour {
+    /// Every message is handled twice, one after the other (SQS at-least-once delivery).
+    Redeliver,
+    /// Every message is handled by two workers at the same time.
+    Concurrent,
+    /// The first attempt at each page dies after a few writes; the retry must finish it.
+    CrashMidPage,
+}
+
+async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
+    let h = Harness::new().await;
+    let lastfm = Lastfm::new();
+    let name = format!("x{}", &unique("e")[2..12]);
+    lastfm.create_user(&name, scrobbles, seed).await;
+    let user = unique("once");
+    let now = karaoke_shared::clock::now_secs();
+    h.store.put_lastfm_service(&user, &name, now).await.unwrap();
+    let started = request_sync(
+        &h.store,
+        &h.engine.queues,
+        &user,
+        karaoke_shared::clock::now_millis(),
+        0,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(started, SyncRequest::Started { .. }),
+        "{started:?}"
+    );
+
+    // The start message (also delivered according to the misbehaviour).
+    let start = loop {
+        let got = h.receive(&h.start_url).await;
+        if let Some(d) = got.into_iter().next() {
+            break d;
+        }
+    };
+    let msg: StartMessage = serde_json::from_str(&start.body).unwrap();
+    match misbehaviour {
+        Misbehaviour::Concurrent => {
+            let (a, b) = tokio::join!(
+                h.engine.start_job(&msg.user_id, &msg.job_id, 1),
+                h.engine.start_job(&msg.user_id, &msg.job_id, 1)
+            );
+            a.unwrap();
+            b.unwrap();
+        }
+        _ => {
+            h.engine
+                .start_job(&msg.user_id, &msg.job_id, 1)
+                .await
+                .unwrap();
+            h.engine
+                .start_job(&msg.user_id, &msg.job_id, 2)
+                .await
+                .unwrap();
+        }
+    }
+    h.delete(&h.start_url, &start.receipt).await;
+
+    let mut idle_rounds = 0;
+    let mut handled = 0;
+    while idle_rounds < 3 {
+        let batch = h.receive(&h.page_url).await;
+        if batch.is_empty() {
+            idle_rounds += 1;
+            continue;
+        }
+        idle_rounds = 0;
+        for d in &batch {
+            let message: WorkMessage = serde_json::from_str(&d.body).unwrap();
+            match misbehaviour {
+                Misbehaviour::Redeliver => {
+                    h.engine
+                        .run(message.clone(), d.receive_count)
+                        .await
+                        .unwrap();
+                    h.engine.run(message, d.receive_count + 1).await.unwrap();
+                }
+                Misbehaviour::Concurrent => {
+                    let results = join_all([
+                        h.engine.run(message.clone(), d.receive_count),
+                        h.engine.run(message, d.receive_count),
+                    ])
+                    .await;
+                    for r in results {
+                        r.unwrap();
+                    }
+                }
+                Misbehaviour::CrashMidPage => {
+                    let writes = &h.store.metrics.writes;
+                    let crash_at = writes.load(Ordering::Relaxed) + 2 + (handled % 9) as u64;
+                    let watcher = async {
+                        while writes.load(Ordering::Relaxed) < crash_at {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    };
+                    // Dropping the future mid-flight is what a killed process looks like.
+                    tokio::select! {
+                        r = h.engine.run(message.clone(), d.receive_count) => r.unwrap(),
+                        _ = watcher => {}
+                    }
+                    h.engine.run(message, d.receive_count + 1).await.unwrap();
+                }
+            }
+            h.delete(&h.page_url, &d.receipt).await;
+            handled += 1;
+        }
+    }
+    assert!(
+        handled >= (scrobbles / 200) as usize - 1,
+        "handled {handled} messages"
+    );
+
+    let job = h.store.latest_job(&user).await.unwrap().unwrap();
+    assert_eq!(job.status.as_str(), "done", "{misbehaviour:?}: {job:?}");
+    assert_eq!(job.scrobbles_done, scrobbles);
+    let songs = Api::as_user(&user).all_songs().await;
+    assert_songs_match_truth(&songs, &lastfm.truth(&name).await);
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn redelivered_messages_count_once() {
+    run_with(Misbehaviour::Redeliver, 2_000, 21).await;
+}
+
+#[tokio::test]
+async fn the_same_page_on_two_workers_at_once_counts_once() {
+    run_with(Misbehaviour::Concurrent, 2_000, 22).await;
+}
+
+#[tokio::test]
+async fn a_worker_dying_mid_page_loses_and_doubles_nothing() {
+    run_with(Misbehaviour::CrashMidPage, 2_000, 23).await;
+}
