@@ -70,6 +70,10 @@ logs:
 lint-template: deps
 	@$(CFN_LINT) template.yaml && echo "cfn-lint: template.yaml OK"
 
+# Tests deploy the debug build (the same code; saves a second full compile) with a short Last.fm
+# timeout so injected stalls cost seconds, not minutes.
+test: PROFILE = debug
+test: export LASTFM_TIMEOUT_MS = 4000
 test: up
 	@$(WITH_STACK_ENV) cargo test --workspace
 	@$(PYTHON) -m pytest -q infra/standins

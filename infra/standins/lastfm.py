@@ -148,9 +148,22 @@ class Config:
         self.fault_seed = int(fault_seed)
         self.rng = random.Random(self.fault_seed)
         self.bucket = TokenBucket(self.rate_limit)
+        # user (lowercase) -> pages of user.getRecentTracks that always answer error 8, to model
+        # the page of a big history that Last.fm keeps failing on.
+        self.failing_pages: dict[str, set[int]] = {}
+
+    def page_fails(self, user: str, page: int) -> bool:
+        with self.lock:
+            return page in self.failing_pages.get(user.lower(), ())
 
     def update(self, body: dict):
         with self.lock:
+            if "failing_pages" in body:
+                for user, pages in (body["failing_pages"] or {}).items():
+                    if pages:
+                        self.failing_pages[user.lower()] = {int(p) for p in pages}
+                    else:
+                        self.failing_pages.pop(user.lower(), None)
             if "latency_ms" in body:
                 self.latency_ms = max(0.0, float(body["latency_ms"]))
             if "stall_seconds" in body:
@@ -188,7 +201,8 @@ class Config:
         with self.lock:
             return {"latency_ms": self.latency_ms, "rate_limit": self.rate_limit,
                     "faults": dict(self.faults), "stall_seconds": self.stall_seconds,
-                    "fault_seed": self.fault_seed}
+                    "fault_seed": self.fault_seed,
+                    "failing_pages": {u: sorted(p) for u, p in self.failing_pages.items()}}
 
 
 class Users:
@@ -295,6 +309,8 @@ def get_recent_tracks(state, params):
         page = 1
     if page > 1_000_000:
         raise ApiError(6, 400, "Invalid parameters - page param out of bounds (1-1000000)")
+    if state.config.page_fails(spec.name, page):
+        raise ApiError(8, 200)
     from_uts = _int_param(params, "from", None)
     to_uts = _int_param(params, "to", None)
     extended = params.get("extended", "0") not in ("0", "", "false")

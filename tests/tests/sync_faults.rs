@@ -1,0 +1,101 @@
+//! Last.fm misbehaving while the deployed stack syncs: random transient errors, bad gateways,
+//! cut-off bodies and stalls must not change a single count; a page that never succeeds ends
+//! the job `partial`, naming the page, and a retry completes it.
+
+use std::time::Duration;
+
+use karaoke_tests::{assert_songs_match_truth, unique, var, Api, Lastfm};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// Puts the stand-in back to normal even when an assertion fails part-way.
+struct Calm;
+
+impl Drop for Calm {
+    fn drop(&mut self) {
+        let url = format!("{}/_admin/config", var("LASTFM_ADMIN_URL"));
+        let body = json!({"faults": {"error8": 0, "error11": 0, "error16": 0, "http5xx": 0, "truncated": 0, "stall": 0}}).to_string();
+        let _ = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], sys.argv[2].encode(), {'Content-Type': 'application/json'}))",
+                &url,
+                &body,
+            ])
+            .status();
+    }
+}
+
+async fn connect(api: &Api, name: &str) {
+    // getInfo itself may hit an injected fault; a person would press the button again.
+    for _ in 0..8 {
+        let r = api.connect_lastfm(name).await;
+        if r.status == StatusCode::OK {
+            return;
+        }
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    }
+    panic!("could not connect {name}");
+}
+
+#[tokio::test]
+async fn transient_faults_change_no_count() {
+    let _calm = Calm;
+    let lastfm = Lastfm::new();
+    let name = format!("f{}", &unique("f")[2..12]);
+    lastfm.create_user(&name, 2_000, 31).await;
+    let before = lastfm.stats().await;
+    lastfm
+        .configure(json!({
+            "faults": {"error8": 0.12, "error11": 0.05, "error16": 0.05, "http5xx": 0.05, "truncated": 0.06, "stall": 0.03},
+            "stall_seconds": 6,
+            "fault_seed": 4242
+        }))
+        .await;
+    let api = Api::as_user(&unique("faults"));
+    connect(&api, &name).await;
+    assert_eq!(api.start_sync().await.status, StatusCode::ACCEPTED);
+    let job = api.wait_for_sync(Duration::from_secs(420)).await;
+    let after = lastfm.stats().await;
+    let injected: u64 = after["errors_injected"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| v.as_u64().unwrap() - before["errors_injected"][k].as_u64().unwrap_or(0))
+        .sum();
+    assert!(injected > 0, "the run saw no faults at all: {after}");
+    assert_eq!(job["status"], "done", "{job}");
+    assert_songs_match_truth(&api.all_songs().await, &lastfm.truth(&name).await);
+}
+
+#[tokio::test]
+async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
+    let lastfm = Lastfm::new();
+    let name = format!("p{}", &unique("p")[2..12]);
+    lastfm.create_user(&name, 700, 32).await;
+    lastfm
+        .configure(json!({"failing_pages": {name.clone(): [3]}}))
+        .await;
+    let api = Api::as_user(&unique("partial"));
+    connect(&api, &name).await;
+    assert_eq!(api.start_sync().await.status, StatusCode::ACCEPTED);
+    // Five receives with growing back-off before SQS gives up on the page.
+    let job = api.wait_for_sync(Duration::from_secs(400)).await;
+    assert_eq!(job["status"], "partial", "{job}");
+    assert_eq!(job["failed_pages"], json!([3]));
+    assert_eq!(job["pages_done"], 3);
+    assert!(job["errors"].to_string().contains("Page 3 of 4"), "{job}");
+    assert!(job["percent"].as_u64().unwrap() <= 100);
+
+    lastfm
+        .configure(json!({"failing_pages": {name.clone(): []}}))
+        .await;
+    let r = api.start_sync().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    assert_eq!(r.body["resumed"], true);
+    assert_eq!(r.body["job_id"], job["job_id"], "the same job carries on");
+    let done = api.wait_for_sync(Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["failed_pages"], json!([]));
+    assert_songs_match_truth(&api.all_songs().await, &lastfm.truth(&name).await);
+}
