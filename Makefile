@@ -79,7 +79,8 @@ test: up
 	@$(PYTHON) -m pytest -q infra/standins
 
 demo: up
-	@$(WITH_STACK_ENV) cargo run --release -p karaoke-cli -- demo
+	@$(WITH_STACK_ENV) cargo run -q --release -p karaoke-cli -- import-catalog infra/catalog/sample.csv
+	@$(WITH_STACK_ENV) cargo run -q --release -p karaoke-cli -- demo
 
 bench-sync: up
 	@$(WITH_STACK_ENV) cargo run --release -p karaoke-cli -- bench-sync

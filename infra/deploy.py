@@ -57,6 +57,8 @@ PARAMETERS = {
     "LastfmRateLimit": ("LASTFM_RATE_LIMIT", "5"),
     "LastfmTimeoutMs": ("LASTFM_TIMEOUT_MS", "20000"),
     "SyncIntervalSeconds": ("SYNC_INTERVAL_SECS", "21600"),
+    # Local only: page edits show without a redeploy (`make up ASSETS_DIR=$PWD/functions/api/assets`).
+    "AssetsDir": ("ASSETS_DIR", ""),
     "DevJwtSecret": ("DEV_JWT_SECRET", "local-dev-secret-change-me"),
     "CursorSecret": ("CURSOR_SECRET", "local-cursor-secret"),
     "MaxReceives": ("MAX_RECEIVES", "5"),

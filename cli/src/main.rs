@@ -1,6 +1,7 @@
 //! `karaoke`: local tooling around the stack (demo, benchmarks, imports).
 
 mod bench;
+mod catalog;
 mod demo;
 mod progress;
 mod stack;
@@ -15,6 +16,9 @@ commands:
       --latency-ms N   stand-in latency per request (default 500)
       --user NAME      stand-in user (default heavy)
       --label TEXT     name of this run in the printed table
+  import-catalog FILE  load a karaoke catalog CSV (Id,Artist,Title,Brands) into the table
+      --name NAME      restart point name (default: the file name)
+      --dry-run        check the file without writing
 
 environment: API_URL, DEV_JWT_SECRET, LASTFM_ADMIN_URL, LASTFM_RATE_LIMIT (from .local/stack.env),
   DEMO_LASTFM_USER (default demo; a real username when LASTFM_API_URL points at Last.fm)";
@@ -25,6 +29,7 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run().await,
         Some("bench-sync") => bench::sync(&args[1..]).await,
+        Some("import-catalog") => catalog::import(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

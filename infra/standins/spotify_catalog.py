@@ -586,10 +586,10 @@ DEMO_DUPLICATES = {
 
 
 class UserSpec:
-    def __init__(self, uid, display_name=None, short_term_empty=False, totals=None,
+    def __init__(self, uid, display_name=..., short_term_empty=False, totals=None,
                  duplicates=True, country="GB", product="premium", email=None, demo=False):
         self.id = str(uid)
-        self.display_name = display_name if display_name is not None else self.id
+        self.display_name = self.id if display_name is ... else display_name  # None is allowed (real)
         self.short_term_empty = bool(short_term_empty)
         # totals[type][range]
         self.totals = {t: dict(DEFAULT_TOTALS) for t in TYPES}

@@ -587,7 +587,7 @@ def test_admin_misc(srv):
     assert srv.admin("/_admin/health") == (200, {"ok": True})
     st, cfg = srv.admin("/_admin/config")
     assert st == 200 and set(cfg) == {"latency_ms", "rate_limit", "faults", "stall_seconds",
-                                      "fault_seed"}
+                                      "fault_seed", "failing_pages"}
     st, err = srv.admin("/_admin/config", {"faults": {"nope": 1}})
     assert st == 400
     st, stats = srv.admin("/_admin/stats")
@@ -615,3 +615,15 @@ def test_keep_alive_connection(srv):
             assert r.status == 200 and json.loads(r.read())["recenttracks"]["@attr"]["total"] == "1"
     finally:
         c.close()
+
+
+def test_failing_pages_and_deleted_users(srv):
+    srv.admin("/_admin/users", {"name": "flaky", "scrobbles": 450, "seed": 3})
+    srv.admin("/_admin/config", {"failing_pages": {"flaky": [2]}})
+    assert srv.api(method="user.getrecenttracks", user="flaky", limit="200", page="2")[1]["error"] == 8
+    assert "recenttracks" in srv.api(method="user.getrecenttracks", user="flaky", limit="200", page="3")[1]
+    srv.admin("/_admin/config", {"failing_pages": {"flaky": []}})
+    assert "recenttracks" in srv.api(method="user.getrecenttracks", user="flaky", limit="200", page="2")[1]
+    st, _ = srv.admin("/_admin/users", {"name": "flaky"}, method="DELETE")
+    assert st == 200
+    assert srv.api(method="user.getrecenttracks", user="flaky")[1]["error"] == 6

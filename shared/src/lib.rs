@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod aws;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod lastfm;
+pub mod library;
 pub mod normalize;
 pub mod queue;
 pub mod runtime;

@@ -118,16 +118,6 @@ where
     response
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn retry_delays_grow_and_are_capped() {
-        let d: Vec<i32> = (1..=9).map(super::retry_delay_secs).collect();
-        assert_eq!(&d[..5], &[5, 10, 20, 40, 80]);
-        assert_eq!(d[8], 300);
-    }
-}
-
 /// What one invocation cost, for logs and benchmarks: store requests, CPU, peak memory.
 pub struct Meter {
     reads: u64,
@@ -175,5 +165,15 @@ impl Meter {
             peak_rss_kb = peak_rss_kb(),
             "invocation usage"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        let d: Vec<i32> = (1..=9).map(super::retry_delay_secs).collect();
+        assert_eq!(&d[..5], &[5, 10, 20, 40, 80]);
+        assert_eq!(d[8], 300);
     }
 }

@@ -457,3 +457,39 @@ pub mod engine_harness {
         }
     }
 }
+
+/// Loads the shipped sample karaoke catalog (idempotent: re-importing rewrites the same items).
+pub async fn ensure_sample_catalog() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        stack_env();
+        let config = karaoke_shared::aws::sdk_config().await;
+        let store = karaoke_shared::store::Store::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            var("TABLE_NAME"),
+        );
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/catalog/sample.csv");
+        let report = karaoke_shared::catalog::import::import_file(
+            &store,
+            &path,
+            &unique("test-sample"),
+            false,
+            |_| {},
+        )
+        .await
+        .expect("sample catalog imports");
+        assert_eq!(report.bad_rows, 0);
+    })
+    .await;
+}
+
+impl Lastfm {
+    pub async fn add_scrobbles(&self, user: &str, scrobbles: Value) -> Value {
+        self.send(
+            Method::POST,
+            "/_admin/scrobbles",
+            Some(json!({"user": user, "scrobbles": scrobbles})),
+        )
+        .await
+    }
+}

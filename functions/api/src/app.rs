@@ -12,6 +12,7 @@ use karaoke_shared::store::rate_gate::DynamoRateGate;
 
 use crate::error::ApiError;
 use crate::routes;
+use crate::routes::{account, library, services};
 
 pub struct App {
     pub ctx: Context,
@@ -21,12 +22,24 @@ pub struct App {
 /// Everything the API serves. The OpenAPI test checks this list against docs/openapi.yaml.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/health"),
+    ("GET", "/api/config"),
     ("POST", "/api/dev/sign-in"),
+    ("GET", "/api/me/summary"),
+    ("GET", "/api/me/services"),
     ("PUT", "/api/me/services/lastfm"),
     ("DELETE", "/api/me/services/lastfm"),
     ("POST", "/api/me/sync"),
     ("GET", "/api/me/sync"),
     ("GET", "/api/me/songs"),
+    ("GET", "/api/me/artists"),
+    ("POST", "/api/me/artists"),
+    ("DELETE", "/api/me/artists"),
+    ("GET", "/api/me/top-tracks"),
+    ("GET", "/api/me/known-songs"),
+    ("POST", "/api/me/known-songs"),
+    ("DELETE", "/api/me/known-songs"),
+    ("GET", "/api/me/preferences"),
+    ("PUT", "/api/me/preferences"),
 ];
 
 /// A parsed request handed to a route: who is asking and what they sent.
@@ -99,6 +112,11 @@ impl App {
             user_id,
             now,
         };
+        if method == Method::GET && !path.starts_with("/api") {
+            if let Some(page) = crate::assets::serve(&path) {
+                return page;
+            }
+        }
         let result = self.dispatch(&method, &path, &call).await;
         let reply = match result {
             Ok(reply) => reply,
@@ -125,16 +143,24 @@ impl App {
         }
         match (method.as_str(), path) {
             ("GET", "/api/health") => Ok(Reply::ok(serde_json::json!({"status": "ok"}))),
+            ("GET", "/api/config") => account::config(self),
             ("POST", "/api/dev/sign-in") => routes::dev::sign_in(self, call),
-            ("PUT", "/api/me/services/lastfm") => {
-                routes::services::connect_lastfm(self, call).await
-            }
-            ("DELETE", "/api/me/services/lastfm") => {
-                routes::services::disconnect_lastfm(self, call).await
-            }
+            ("GET", "/api/me/summary") => account::summary(self, call).await,
+            ("GET", "/api/me/services") => account::services(self, call).await,
+            ("PUT", "/api/me/services/lastfm") => services::connect_lastfm(self, call).await,
+            ("DELETE", "/api/me/services/lastfm") => services::disconnect_lastfm(self, call).await,
             ("POST", "/api/me/sync") => routes::sync::start(self, call).await,
             ("GET", "/api/me/sync") => routes::sync::status(self, call).await,
-            ("GET", "/api/me/songs") => routes::songs::list(self, call).await,
+            ("GET", "/api/me/songs") => library::songs(self, call).await,
+            ("GET", "/api/me/artists") => library::artists(self, call).await,
+            ("POST", "/api/me/artists") => library::add_artist(self, call).await,
+            ("DELETE", "/api/me/artists") => library::remove_artist(self, call).await,
+            ("GET", "/api/me/top-tracks") => library::top_tracks(self, call).await,
+            ("GET", "/api/me/known-songs") => library::known_songs(self, call).await,
+            ("POST", "/api/me/known-songs") => library::add_known_song(self, call).await,
+            ("DELETE", "/api/me/known-songs") => library::remove_known_song(self, call).await,
+            ("GET", "/api/me/preferences") => account::preferences(self, call).await,
+            ("PUT", "/api/me/preferences") => account::put_preferences(self, call).await,
             (m, p) => {
                 if ROUTES.iter().any(|(_, rp)| *rp == p) {
                     Err(ApiError::MethodNotAllowed(m.to_string()))

@@ -50,14 +50,34 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad("missing_body", "a JSON body is required"));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
+    // The path names the offending field ("decades: invalid type ...").
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let code = if inner.is_syntax() || inner.is_eof() {
             "invalid_json"
         } else {
             "invalid_body"
         };
-        ApiError::bad(code, format!("request body: {e}"))
-    })
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
+        ApiError::bad(code, format!("request body: {at}{inner}"))
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad("invalid_json", format!("request body: {e}")))?;
+    Ok(value)
+}
+
+/// A domain validation failure as a 422 naming the field.
+pub fn input_error(code: &'static str, e: karaoke_shared::library::InputError) -> ApiError {
+    ApiError::Unprocessable {
+        code,
+        message: e.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 
 use serde_json::{json, Value};
 
+use karaoke_shared::catalog::store::CatalogHit;
 use karaoke_shared::clock::rfc3339;
+use karaoke_shared::store::attr::{self, Item};
+use karaoke_shared::store::library::{ArtistRow, KnownSong, SongRow};
 use karaoke_shared::store::users::LastfmService;
-use karaoke_shared::sync::aggregate::TrackState;
 use karaoke_shared::sync::job::{Job, JobStatus};
 
 pub fn job(job: &Job, now: i64) -> Value {
@@ -45,9 +47,12 @@ pub fn job(job: &Job, now: i64) -> Value {
 pub fn lastfm_service(service: &LastfmService, playcount: Option<u64>) -> Value {
     let mut v = json!({
         "service": "lastfm",
+        "connected": true,
+        "status": "connected",
         "username": service.username,
         "connected_at": rfc3339(service.connected_at),
         "last_sync_at": service.last_sync_at.map(rfc3339),
+        "tracks": service.track_count,
     });
     if let Some(p) = playcount {
         v["profile_playcount"] = json!(p);
@@ -55,20 +60,95 @@ pub fn lastfm_service(service: &LastfmService, playcount: Option<u64>) -> Value 
     v
 }
 
-pub fn song(track: &TrackState) -> Value {
+/// Sources in a fixed order, so clients can compare lists.
+fn sources(lastfm: bool, spotify: bool, manual: bool, quiz: bool) -> Vec<&'static str> {
+    [
+        (lastfm, "lastfm"),
+        (spotify, "spotify"),
+        (quiz, "quiz"),
+        (manual, "manual"),
+    ]
+    .into_iter()
+    .filter_map(|(has, name)| has.then_some(name))
+    .collect()
+}
+
+pub fn song(row: &SongRow, karaoke: Option<&CatalogHit>) -> Value {
+    let mut v = json!({
+        "artist": row.artist,
+        "title": row.title,
+        "album": row.album,
+        "sources": sources(row.lastfm.is_some(), row.spotify.is_some(), row.known_song_id.is_some(), false),
+        "playcount": row.lastfm.as_ref().map(|l| l.playcount),
+        "first_scrobbled_at": row.lastfm.as_ref().map(|l| rfc3339(l.first_uts)),
+        "last_scrobbled_at": row.lastfm.as_ref().map(|l| rfc3339(l.last_uts)),
+        "sync_count": row.lastfm.as_ref().map_or(0, |l| l.sync_count),
+        "loved": row.loved,
+        "karaoke_available": karaoke.is_some(),
+        "karaoke_song_id": karaoke.map(|k| k.song_id.clone()),
+    });
+    if let Some(sp) = &row.spotify {
+        v["spotify_rank"] = json!(sp.rank);
+        v["spotify_time_range"] = json!(sp.time_range);
+        if let Some(p) = sp.popularity {
+            v["spotify_popularity"] = json!(p);
+        }
+    }
+    if let Some(id) = &row.known_song_id {
+        v["known_song_id"] = json!(id);
+    }
+    v
+}
+
+pub fn artist(row: &ArtistRow) -> Value {
+    let mut v = json!({
+        "name": row.name,
+        "sources": sources(row.lastfm_playcount.is_some(), row.spotify.is_some(), row.manual_added_at.is_some(), row.quiz),
+        "manual": row.manual_added_at.is_some(),
+    });
+    if let Some(p) = row.lastfm_playcount {
+        v["lastfm_playcount"] = json!(p);
+    }
+    if let Some(r) = row.lastfm_rank {
+        v["lastfm_rank"] = json!(r);
+    }
+    if let Some(sp) = &row.spotify {
+        v["spotify_rank"] = json!(sp.rank);
+        v["spotify_time_range"] = json!(sp.time_range);
+        // Development Mode apps get no popularity: the field is absent, never zero.
+        if let Some(p) = sp.popularity {
+            v["spotify_popularity"] = json!(p);
+        }
+    }
+    v
+}
+
+pub fn known_song(song: &KnownSong) -> Value {
     json!({
-        "artist": track.artist,
-        "title": track.title,
-        "album": track.album,
-        "sources": ["lastfm"],
-        "playcount": track.playcount,
-        "first_scrobbled_at": rfc3339(track.first_uts),
-        "last_scrobbled_at": rfc3339(track.last_uts),
-        "sync_count": track.sync_count,
-        "loved": track.loved.unwrap_or(false),
-        "karaoke_available": false,
-        "karaoke_song_id": null,
+        "song_id": song.song_id,
+        "artist": song.artist,
+        "title": song.title,
+        "notes": song.notes,
+        "added_at": rfc3339(song.added_at),
     })
+}
+
+/// One entry of a source's ranked list, as stored by its sync.
+pub fn top_track(item: &Item) -> Value {
+    let text = |name: &str| attr::get_s_opt(item, name).ok().flatten();
+    let number = |name: &str| attr::get_n_opt::<u64>(item, name).ok().flatten();
+    let mut v = json!({
+        "rank": number("rank"),
+        "artist": text("artist"),
+        "title": text("title"),
+        "album": text("album"),
+        "spotify_id": text("spotify_id"),
+        "duration_ms": number("duration_ms"),
+    });
+    if let Some(p) = number("popularity") {
+        v["popularity"] = json!(p);
+    }
+    v
 }
 
 #[cfg(test)]
@@ -92,6 +172,7 @@ mod tests {
             failed_pages: Default::default(),
             scrobbles_total: 800,
             scrobbles_done: 200,
+            tracks_added: 0,
             newest_uts: None,
             created_at: 0,
             started_at: Some(0),

@@ -181,7 +181,8 @@ impl<R: BufRead> CatalogReader<R> {
                 break;
             }
             let Some(line) = self.next_line()? else {
-                outcome = Outcome::Broken("a quoted value is not closed at the end of the file".into());
+                outcome =
+                    Outcome::Broken("a quoted value is not closed at the end of the file".into());
                 break;
             };
             parser.line_break();
@@ -201,7 +202,9 @@ impl<R: BufRead> CatalogReader<R> {
                 }
             }
             Outcome::Broken(message) => Err(message),
-            Outcome::Open => unreachable!("the loop above only ends with an open value by breaking"),
+            Outcome::Open => {
+                unreachable!("the loop above only ends with an open value by breaking")
+            }
         };
         let end_line = more.last().map_or(first.number, |l| l.number);
         if fields.is_err() && !more.is_empty() {
@@ -303,10 +306,15 @@ fn checked<'a>(value: &'a str, name: &str, required: bool) -> Result<&'a str, St
         return Err(format!("{name} is empty"));
     }
     if value.chars().count() > MAX_FIELD_CHARS {
-        return Err(format!("{name} is longer than {MAX_FIELD_CHARS} characters"));
+        return Err(format!(
+            "{name} is longer than {MAX_FIELD_CHARS} characters"
+        ));
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(format!("{name} contains a control character (U+{:04X})", c as u32));
+        return Err(format!(
+            "{name} contains a control character (U+{:04X})",
+            c as u32
+        ));
     }
     Ok(value)
 }
@@ -439,7 +447,10 @@ mod tests {
         let text = "\u{feff}TITLE, artist ,iD,Brand(s)\r\nHalo,Beyoncé,KS2,Zoom\r\n";
         let rs = rows(text);
         let s = song(&rs[0]);
-        assert_eq!((s.id.as_str(), s.artist.as_str(), s.title.as_str()), ("KS2", "Beyoncé", "Halo"));
+        assert_eq!(
+            (s.id.as_str(), s.artist.as_str(), s.title.as_str()),
+            ("KS2", "Beyoncé", "Halo")
+        );
         assert_eq!(s.line, 2);
         // Extra columns are ignored.
         let rs = rows("Id,Artist,Title,Year,Brands\nA,B,C,1999,Zoom\n");
@@ -453,7 +464,10 @@ mod tests {
         assert!(matches!(parse_str("\n\n"), Err(CatalogError::Header(_))));
         let err = parse_str("Id,Artist,Name,Brands\n").unwrap_err();
         assert!(err.to_string().contains("no Title column"), "{err}");
-        assert!(matches!(parse_str("Id,Artist,\"Title\n"), Err(CatalogError::Header(_))));
+        assert!(matches!(
+            parse_str("Id,Artist,\"Title\n"),
+            Err(CatalogError::Header(_))
+        ));
     }
 
     #[test]
@@ -470,7 +484,13 @@ mod tests {
         assert_eq!(song(&rs[0]).artist, "Earth, Wind & Fire");
         assert_eq!(song(&rs[0]).brands, vec!["Zoom", "Sunfly"]);
         assert_eq!(song(&rs[1]).title, "The \"Quoted\" Song");
-        assert_eq!(bad(&rs[2]), &RowError { line: 4, message: "Artist is empty".into() });
+        assert_eq!(
+            bad(&rs[2]),
+            &RowError {
+                line: 4,
+                message: "Artist is empty".into()
+            }
+        );
         assert_eq!(song(&rs[3]).artist, "Spaced");
         assert_eq!(song(&rs[3]).title, "Title");
         assert_eq!(song(&rs[4]).artist, "12\" Band");
@@ -483,7 +503,11 @@ mod tests {
         assert_eq!(rs.len(), 2);
         let e = bad(&rs[0]);
         assert_eq!(e.line, 2);
-        assert!(e.message.contains("control character (U+000A)"), "{}", e.message);
+        assert!(
+            e.message.contains("control character (U+000A)"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("spans lines 2-3"), "{}", e.message);
         assert_eq!(song(&rs[1]).line, 4);
         // A quoted line break in Brands is a control character too.
@@ -505,7 +529,11 @@ mod tests {
         let rs = rows(text);
         assert_eq!(rs.len(), 5);
         assert_eq!(bad(&rs[0]).line, 2);
-        assert!(bad(&rs[0]).message.contains("closing quote"), "{}", bad(&rs[0]).message);
+        assert!(
+            bad(&rs[0]).message.contains("closing quote"),
+            "{}",
+            bad(&rs[0]).message
+        );
         let ids: Vec<_> = rs[1..].iter().map(|r| song(r).id.as_str()).collect();
         assert_eq!(ids, ["KS2", "KS3", "KS4", "KS5"]);
         let lines: Vec<_> = rs[1..].iter().map(|r| song(r).line).collect();
@@ -531,10 +559,13 @@ mod tests {
         assert_eq!(song(&rs[41]).line, 43);
 
         // A swallowed region that happens to close and has the wrong field count is replayed.
-        let text = "Id,Artist,Title,Brands\nKS1,A,\"B\nKS2,C,\"\",Zoom\nKS3,E,F,Zoom\n";
+        let text = "Id,Artist,Title,Brands\nKS1,A,\"B\nKS2,C\",D,Zoom\nKS3,E,F,Zoom\n";
         let rs = rows(text);
+        assert_eq!(rs.len(), 3);
         assert_eq!(bad(&rs[0]).line, 2);
-        assert_eq!(song(&rs[rs.len() - 1]).id, "KS3");
+        assert!(bad(&rs[0]).message.starts_with("too many fields"));
+        assert_eq!(song(&rs[1]).artist, "C\"");
+        assert_eq!(song(&rs[2]).id, "KS3");
     }
 
     #[test]
@@ -577,18 +608,34 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_a_bad_row() {
-        let mut bytes = b"Id,Artist,Title,Brands\nKS1,A,B,Zoom\nKS2,\xff\xfe,B,Zoom\nKS3,A,B,Zoom\n".to_vec();
-        let rs: Vec<_> = CatalogReader::new(&bytes[..]).unwrap().collect::<Result<_, _>>().unwrap();
+        let mut bytes =
+            b"Id,Artist,Title,Brands\nKS1,A,B,Zoom\nKS2,\xff\xfe,B,Zoom\nKS3,A,B,Zoom\n".to_vec();
+        let rs: Vec<_> = CatalogReader::new(&bytes[..])
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(rs.len(), 3);
-        assert_eq!(bad(&rs[1]), &RowError { line: 3, message: "the row is not valid UTF-8".into() });
+        assert_eq!(
+            bad(&rs[1]),
+            &RowError {
+                line: 3,
+                message: "the row is not valid UTF-8".into()
+            }
+        );
         bytes.truncate(0);
         bytes.extend_from_slice(b"Id,Artist,\xffTitle,Brands\n");
-        assert!(matches!(CatalogReader::new(&bytes[..]), Err(CatalogError::Header(_))));
+        assert!(matches!(
+            CatalogReader::new(&bytes[..]),
+            Err(CatalogError::Header(_))
+        ));
     }
 
     #[test]
     fn brands_are_split_trimmed_and_deduplicated() {
-        assert_eq!(split_brands("Zoom; Sunfly |Zoom,zoom , ;Party Tyme"), vec!["Zoom", "Sunfly", "Party Tyme"]);
+        assert_eq!(
+            split_brands("Zoom; Sunfly |Zoom,zoom , ;Party Tyme"),
+            vec!["Zoom", "Sunfly", "Party Tyme"]
+        );
         assert!(split_brands("").is_empty());
         let rs = rows("Id,Artist,Title,Brands\nKS1,A,B,\nKS2,A,B, ; | \n");
         assert_eq!(song(&rs[0]).brand_count, 0);

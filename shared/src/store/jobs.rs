@@ -50,6 +50,7 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
         failed_pages: attr::get_ns(item, "failed_pages")?,
         scrobbles_total: attr::get_n_opt(item, "scrobbles_total")?.unwrap_or(0),
         scrobbles_done: attr::get_n_opt(item, "scrobbles_done")?.unwrap_or(0),
+        tracks_added: attr::get_n_opt(item, "tracks_added")?.unwrap_or(0),
         newest_uts: attr::get_n_opt(item, "newest_uts")?,
         created_at: attr::get_n(item, "created_at")?,
         started_at: attr::get_n_opt(item, "started_at")?,
@@ -191,17 +192,20 @@ impl Store {
         job: &Job,
         page: u32,
         scrobbles: u64,
+        tracks_added: u64,
         now: i64,
     ) -> Result<Option<Job>, StoreError> {
         let result = self
             .update_job(
                 job,
-                "ADD done_pages :page, scrobbles_done :scrobbles SET updated_at = :now DELETE failed_pages :page",
+                "ADD done_pages :page, scrobbles_done :scrobbles, tracks_added :added \
+                 SET updated_at = :now DELETE failed_pages :page",
                 "(attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) AND #status = :running",
                 vec![
                     (":page", attr::ns([page])),
                     (":n", attr::n(page)),
                     (":scrobbles", attr::n(scrobbles)),
+                    (":added", attr::n(tracks_added)),
                     (":now", attr::n(now)),
                     (":running", attr::s("running")),
                 ],

@@ -28,10 +28,35 @@ pub fn songs_gsi_pk(user_id: &str) -> String {
     format!("SONGS#{user_id}")
 }
 
-/// Sort key in the songs index: Last.fm tracks first ("a"), most played first.
+/// Sort key in the songs index for a song Last.fm has plays of (see `library::sort_key`).
 pub fn lastfm_song_sort(playcount: u64, key: &str) -> String {
-    let inverted = 999_999_999_999u64.saturating_sub(playcount);
-    format!("a#{inverted:012}#{key}")
+    crate::library::sort_key(Some(playcount), None, None, key)
+}
+
+pub fn artist_sk(key: &str) -> String {
+    format!("ARTIST#{key}")
+}
+
+pub const ARTIST_PREFIX: &str = "ARTIST#";
+
+/// The "Artists You Know" index partition of one user.
+pub fn artists_gsi_pk(user_id: &str) -> String {
+    format!("ARTISTS#{user_id}")
+}
+
+pub fn known_sk(song_id: &str) -> String {
+    format!("KNOWN#{song_id}")
+}
+
+pub const KNOWN_PREFIX: &str = "KNOWN#";
+pub const PREFS_SK: &str = "PREFS";
+
+pub fn top_sk(source: &str, time_range: &str, rank: u32) -> String {
+    format!("TOP#{source}#{time_range}#{rank:04}")
+}
+
+pub fn top_prefix(source: &str, time_range: &str) -> String {
+    format!("TOP#{source}#{time_range}#")
 }
 
 /// The index partition of connected Last.fm accounts, sorted by when each is next due.
@@ -43,6 +68,11 @@ pub fn due_sort(due: i64, user_id: &str) -> String {
 
 pub const RATE_PK: &str = "RATE#lastfm";
 pub const RATE_SK: &str = "RATE";
+
+/// Catalog songs are also indexed by their id, for "add this song" by id.
+pub fn catalog_id_gsi_pk(id: &str) -> String {
+    format!("CATALOGID#{id}")
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ pub mod attr;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
+pub mod library;
 pub mod rate_gate;
 pub mod tracks;
 pub mod users;

@@ -9,38 +9,12 @@ use super::keys;
 use super::{Store, StoreError};
 use crate::sync::aggregate::TrackState;
 
-fn to_item(user_id: &str, t: &TrackState) -> Item {
-    let mut item = Item::new();
-    item.insert("pk".into(), attr::s(keys::user_pk(user_id)));
-    item.insert("sk".into(), attr::s(keys::track_sk(&t.key)));
-    item.insert("entity".into(), attr::s("lastfm_track"));
-    item.insert("track_key".into(), attr::s(&t.key));
-    item.insert("artist".into(), attr::s(&t.artist));
-    item.insert("title".into(), attr::s(&t.title));
-    if let Some(album) = &t.album {
-        item.insert("album".into(), attr::s(album));
-    }
-    if let Some(loved) = t.loved {
-        item.insert("loved".into(), AttributeValue::Bool(loved));
-    }
-    item.insert("playcount".into(), attr::n(t.playcount));
-    item.insert("first_uts".into(), attr::n(t.first_uts));
-    item.insert("last_uts".into(), attr::n(t.last_uts));
-    item.insert("display_order".into(), attr::n(t.display_order));
-    item.insert("sync_count".into(), attr::n(t.sync_count));
-    item.insert("generation".into(), attr::s(&t.generation));
-    item.insert("applied_job".into(), attr::s(&t.applied_job));
-    item.insert(
-        "applied_ops".into(),
-        attr::ns(t.applied_ops.iter().copied()),
-    );
-    item.insert("version".into(), attr::n(t.version));
-    item.insert("gsi1pk".into(), attr::s(keys::songs_gsi_pk(user_id)));
-    item.insert(
-        "gsi1sk".into(),
-        attr::s(keys::lastfm_song_sort(t.playcount, &t.key)),
-    );
-    item
+/// A song item as the Last.fm sync sees it: its Last.fm part (absent when only other sources
+/// know the song) and the item's version, shared by every source's writer.
+#[derive(Debug, Clone, Default)]
+pub struct StoredSong {
+    pub lastfm: Option<TrackState>,
+    pub version: u64,
 }
 
 pub fn from_item(item: &Item) -> Result<TrackState, StoreError> {
@@ -58,7 +32,20 @@ pub fn from_item(item: &Item) -> Result<TrackState, StoreError> {
         generation: attr::get_s(item, "generation")?,
         applied_job: attr::get_s(item, "applied_job")?,
         applied_ops: attr::get_ns(item, "applied_ops")?,
+        entered_job: attr::get_s_opt(item, "entered_job")?.unwrap_or_default(),
+        entered_op: attr::get_n_opt(item, "entered_op")?.unwrap_or(0),
         version: attr::get_n(item, "version")?,
+    })
+}
+
+pub fn stored_from_item(item: &Item) -> Result<StoredSong, StoreError> {
+    Ok(StoredSong {
+        lastfm: if item.contains_key("playcount") {
+            Some(from_item(item)?)
+        } else {
+            None
+        },
+        version: attr::get_n_opt(item, "version")?.unwrap_or(0),
     })
 }
 
@@ -68,7 +55,7 @@ impl Store {
         &self,
         user_id: &str,
         track_keys: &[String],
-    ) -> Result<HashMap<String, TrackState>, StoreError> {
+    ) -> Result<HashMap<String, StoredSong>, StoreError> {
         let mut found = HashMap::new();
         for chunk in track_keys.chunks(100) {
             let mut pending: Vec<Item> = chunk
@@ -103,8 +90,10 @@ impl Store {
                     .into_iter()
                     .flatten()
                 {
-                    let t = from_item(item)?;
-                    found.insert(t.key.clone(), t);
+                    let key = attr::get_s(item, "sk")?
+                        .trim_start_matches(keys::TRACK_PREFIX)
+                        .to_string();
+                    found.insert(key, stored_from_item(item)?);
                 }
                 pending = out
                     .unprocessed_keys
@@ -120,11 +109,7 @@ impl Store {
         Ok(found)
     }
 
-    pub async fn get_track(
-        &self,
-        user_id: &str,
-        key: &str,
-    ) -> Result<Option<TrackState>, StoreError> {
+    pub async fn get_track(&self, user_id: &str, key: &str) -> Result<StoredSong, StoreError> {
         self.metrics.read();
         let out = self
             .db
@@ -136,55 +121,90 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        out.item.as_ref().map(from_item).transpose()
+        Ok(out
+            .item
+            .as_ref()
+            .map(stored_from_item)
+            .transpose()?
+            .unwrap_or_default())
     }
 
-    /// Writes a track if nobody else wrote it since `state.version - 1` was read.
-    pub async fn write_track(&self, user_id: &str, state: &TrackState) -> Result<(), StoreError> {
+    /// Writes the Last.fm part of a song item if nobody wrote the item since version
+    /// `t.version - 1` was read. Other sources' attributes on the item are left alone.
+    pub async fn write_track(&self, user_id: &str, t: &TrackState) -> Result<(), StoreError> {
+        let mut set = vec![
+            ("entity", attr::s("song")),
+            ("track_key", attr::s(&t.key)),
+            ("artist", attr::s(&t.artist)),
+            ("title", attr::s(&t.title)),
+            ("playcount", attr::n(t.playcount)),
+            ("first_uts", attr::n(t.first_uts)),
+            ("last_uts", attr::n(t.last_uts)),
+            ("display_order", attr::n(t.display_order)),
+            ("sync_count", attr::n(t.sync_count)),
+            ("generation", attr::s(&t.generation)),
+            ("applied_job", attr::s(&t.applied_job)),
+            ("applied_ops", attr::ns(t.applied_ops.iter().copied())),
+            ("entered_job", attr::s(&t.entered_job)),
+            ("entered_op", attr::n(t.entered_op)),
+            ("version", attr::n(t.version)),
+            ("gsi1pk", attr::s(keys::songs_gsi_pk(user_id))),
+            (
+                "gsi1sk",
+                attr::s(keys::lastfm_song_sort(t.playcount, &t.key)),
+            ),
+        ];
+        let mut remove = Vec::new();
+        match &t.album {
+            Some(album) => set.push(("album", attr::s(album))),
+            None => remove.push("album"),
+        }
+        match t.loved {
+            Some(loved) => set.push(("loved", AttributeValue::Bool(loved))),
+            None => remove.push("loved"),
+        }
+        let mut expression = format!(
+            "SET {}",
+            set.iter()
+                .map(|(name, _)| format!("#{name} = :{name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !remove.is_empty() {
+            expression.push_str(&format!(
+                " REMOVE {}",
+                remove
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         let mut request = self
             .db
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(user_id, state)));
-        request = if state.version <= 1 {
-            request.condition_expression("attribute_not_exists(pk)")
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::track_sk(&t.key)))
+            .update_expression(expression);
+        for (name, value) in set {
+            request = request
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), value);
+        }
+        for name in remove {
+            request = request.expression_attribute_names(format!("#{name}"), name);
+        }
+        request = if t.version <= 1 {
+            request.condition_expression("attribute_not_exists(#version)")
         } else {
             request
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", attr::n(state.version - 1))
+                .condition_expression("#version = :expected")
+                .expression_attribute_values(":expected", attr::n(t.version - 1))
         };
         self.metrics.write();
         request.send().await.map_err(StoreError::from_sdk)?;
         Ok(())
-    }
-
-    /// One page of "Songs You Know" from the index, most played first.
-    pub async fn query_songs(
-        &self,
-        user_id: &str,
-        limit: u32,
-        start: Option<Item>,
-    ) -> Result<(Vec<TrackState>, Option<Item>), StoreError> {
-        self.metrics.read();
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", attr::s(keys::songs_gsi_pk(user_id)))
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((items, out.last_evaluated_key))
     }
 
     /// Tracks of a generation other than `keep`, a batch at a time (for the post-sync sweep).
@@ -200,7 +220,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .filter_expression("generation <> :keep")
+            .filter_expression("attribute_exists(playcount) AND generation <> :keep")
             .expression_attribute_values(":pk", attr::s(keys::user_pk(user_id)))
             .expression_attribute_values(":prefix", attr::s(keys::TRACK_PREFIX))
             .expression_attribute_values(":keep", attr::s(keep_generation))
@@ -219,28 +239,76 @@ impl Store {
         Ok((stale, out.last_evaluated_key))
     }
 
-    /// Deletes a track only if it still belongs to an old generation.
+    /// Drops the Last.fm part of a song left from an old generation: the whole item when no
+    /// other source knows the song, otherwise only the Last.fm attributes.
     pub async fn delete_stale_track(
         &self,
         user_id: &str,
         key: &str,
         keep_generation: &str,
     ) -> Result<(), StoreError> {
-        self.metrics.write();
-        let result = self
-            .db
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", attr::s(keys::user_pk(user_id)))
-            .key("sk", attr::s(keys::track_sk(key)))
-            .condition_expression("generation <> :keep")
-            .expression_attribute_values(":keep", attr::s(keep_generation))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
-        match result {
-            Ok(_) | Err(StoreError::Conflict) => Ok(()),
-            Err(e) => Err(e),
+        for _ in 0..10 {
+            self.metrics.read();
+            let out = self
+                .db
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", attr::s(keys::user_pk(user_id)))
+                .key("sk", attr::s(keys::track_sk(key)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            let Some(item) = out.item else { return Ok(()) };
+            if attr::get_s_opt(&item, "generation")?.as_deref() == Some(keep_generation)
+                || !item.contains_key("playcount")
+            {
+                return Ok(());
+            }
+            let version: u64 = attr::get_n_opt(&item, "version")?.unwrap_or(0);
+            let row = crate::store::library::song_row(&item)?;
+            let known_added: Option<i64> = attr::get_n_opt(&item, "known_added_at")?;
+            let others = row.spotify.is_some() || row.known_song_id.is_some();
+            self.metrics.write();
+            let result = if others {
+                let sort = crate::library::sort_key(None, row.spotify.as_ref(), known_added, key);
+                self.db
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", attr::s(keys::user_pk(user_id)))
+                    .key("sk", attr::s(keys::track_sk(key)))
+                    .update_expression(
+                        "REMOVE playcount, first_uts, last_uts, display_order, generation, \
+                         applied_job, applied_ops, entered_job, entered_op, loved \
+                         SET version = :next, gsi1sk = :gsk",
+                    )
+                    .condition_expression("version = :version")
+                    .expression_attribute_values(":version", attr::n(version))
+                    .expression_attribute_values(":next", attr::n(version + 1))
+                    .expression_attribute_values(":gsk", attr::s(sort))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from_sdk)
+            } else {
+                self.db
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", attr::s(keys::user_pk(user_id)))
+                    .key("sk", attr::s(keys::track_sk(key)))
+                    .condition_expression("version = :version")
+                    .expression_attribute_values(":version", attr::n(version))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(StoreError::from_sdk)
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Err(StoreError::Conflict)
     }
 }

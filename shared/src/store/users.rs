@@ -16,6 +16,8 @@ pub struct LastfmService {
     pub generation: Option<String>,
     pub last_sync_at: Option<i64>,
     pub last_job_id: Option<String>,
+    /// Distinct tracks in the current generation.
+    pub track_count: u64,
 }
 
 fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
@@ -26,6 +28,7 @@ fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
         generation: attr::get_s_opt(item, "generation")?,
         last_sync_at: attr::get_n_opt(item, "last_sync_at")?,
         last_job_id: attr::get_s_opt(item, "last_job_id")?,
+        track_count: attr::get_n_opt(item, "track_count")?.unwrap_or(0),
     })
 }
 
@@ -75,6 +78,7 @@ impl Store {
                 generation: None,
                 last_sync_at: None,
                 last_job_id: None,
+                track_count: 0,
             },
         };
         let mut item = Item::from([
@@ -109,6 +113,7 @@ impl Store {
         if let Some(j) = &service.last_job_id {
             item.insert("last_job_id".into(), attr::s(j));
         }
+        item.insert("track_count".into(), attr::n(service.track_count));
         self.metrics.write();
         self.db
             .put_item()
@@ -157,9 +162,13 @@ impl Store {
                 )),
             );
         if job.kind == JobKind::Full {
-            update.push_str(", generation = :gen");
+            update.push_str(", generation = :gen, track_count = :tracks");
             request = request.expression_attribute_values(":gen", attr::s(&job.generation));
+        } else {
+            update.push_str(", track_count = if_not_exists(track_count, :zero) + :tracks");
+            request = request.expression_attribute_values(":zero", attr::n(0));
         }
+        request = request.expression_attribute_values(":tracks", attr::n(job.tracks_added));
         if let Some(newest) = job.newest_uts {
             update.push_str(", watermark_uts = :newest");
             condition

@@ -79,8 +79,19 @@ pub struct TrackState {
     /// The last job that wrote here, and which of its units of work (pages) it applied.
     pub applied_job: String,
     pub applied_ops: BTreeSet<u32>,
-    /// Optimistic-concurrency version; 0 means the item does not exist yet.
+    /// The unit of work that brought this track into its generation: lets a page count the
+    /// tracks it added exactly once, even when it is retried after a crash.
+    pub entered_job: String,
+    pub entered_op: u32,
+    /// Optimistic-concurrency version of the song item (shared with other sources' writers).
     pub version: u64,
+}
+
+impl TrackState {
+    /// Whether `op` is the unit of work that added this track to its generation.
+    pub fn entered_by(&self, op: Op<'_>) -> bool {
+        self.entered_job == op.job && self.entered_op == op.op
+    }
 }
 
 /// Which unit of work a delta belongs to.
@@ -95,13 +106,13 @@ pub struct Op<'a> {
 pub enum Merge {
     /// This job already applied this unit of work to this track: nothing to do.
     AlreadyApplied,
-    Write(TrackState),
+    Write(Box<TrackState>),
 }
 
 /// Folds a delta into the stored state exactly once per (job, op).
 pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> Merge {
     let Some(old) = existing else {
-        return Merge::Write(TrackState {
+        return Merge::Write(Box::new(TrackState {
             key: delta.key.clone(),
             artist: delta.artist.clone(),
             title: delta.title.clone(),
@@ -115,8 +126,10 @@ pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> M
             generation: op.generation.to_string(),
             applied_job: op.job.to_string(),
             applied_ops: BTreeSet::from([op.op]),
+            entered_job: op.job.to_string(),
+            entered_op: op.op,
             version: 1,
-        });
+        }));
     };
     let same_job = old.applied_job == op.job;
     if same_job && old.applied_ops.contains(&op.op) {
@@ -138,6 +151,8 @@ pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> M
     } else {
         // A new full sync rebuilds counts from scratch; only the sync history carries over.
         next.generation = op.generation.to_string();
+        next.entered_job = op.job.to_string();
+        next.entered_op = op.op;
         next.playcount = delta.count;
         next.first_uts = delta.first_uts;
         next.last_uts = delta.last_uts;
@@ -150,7 +165,7 @@ pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> M
         next.album = delta.album.clone();
         next.loved = delta.loved;
     }
-    Merge::Write(next)
+    Merge::Write(Box::new(next))
 }
 
 #[cfg(test)]
@@ -228,6 +243,8 @@ mod tests {
         );
         assert_eq!(second.sync_count, 1);
         assert_eq!(second.version, 2);
+        assert!(first.entered_by(OP1) && second.entered_by(OP1));
+        assert!(!second.entered_by(Op { op: 2, ..OP1 }));
     }
 
     #[test]

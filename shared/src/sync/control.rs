@@ -18,7 +18,7 @@ pub enum Plan {
     /// A job is running and moving; do not start another.
     Busy(String),
     /// The latest job stopped part-way; carry on with it (same window, finished pages kept).
-    Resume(Job),
+    Resume(Box<Job>),
     /// A new job.
     New {
         kind: JobKind,
@@ -39,7 +39,7 @@ pub fn plan(latest: Option<&Job>, service: &LastfmService, now: i64) -> Plan {
         let still_current =
             job.kind == JobKind::Full || service.generation.as_ref() == Some(&job.generation);
         if unfinished && same_account && still_current {
-            return Plan::Resume(job.clone());
+            return Plan::Resume(Box::new(job.clone()));
         }
     }
     match (service.watermark_uts, &service.generation) {
@@ -135,6 +135,7 @@ pub async fn request_sync(
                 failed_pages: Default::default(),
                 scrobbles_total: 0,
                 scrobbles_done: 0,
+                tracks_added: 0,
                 newest_uts: None,
                 created_at: now,
                 started_at: None,
@@ -188,6 +189,7 @@ mod tests {
             generation: generation.map(String::from),
             last_sync_at: None,
             last_job_id: None,
+            track_count: 0,
         }
     }
 
@@ -205,6 +207,7 @@ mod tests {
             failed_pages: Default::default(),
             scrobbles_total: 0,
             scrobbles_done: 0,
+            tracks_added: 0,
             newest_uts: None,
             created_at: 0,
             started_at: Some(0),

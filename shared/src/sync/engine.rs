@@ -11,6 +11,7 @@ use super::SyncError;
 use crate::clock::now_secs;
 use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate, Scrobble};
 use crate::queue::Queues;
+use crate::store::tracks::StoredSong;
 use crate::store::{Store, StoreError};
 
 /// Concurrent track writes per page: enough to hide DynamoDB latency, few enough to stay polite.
@@ -168,10 +169,10 @@ impl<G: RateGate> Engine<G> {
             generation: &job.generation,
             op: page,
         };
-        self.apply_deltas(&job.user_id, &deltas, op).await?;
+        let added = self.apply_deltas(&job.user_id, &deltas, op).await?;
         let counted = self
             .store
-            .mark_page_done(job, page, scrobbles.len() as u64, now_secs())
+            .mark_page_done(job, page, scrobbles.len() as u64, added, now_secs())
             .await?;
         match counted {
             Some(updated) => self.settle(updated).await,
@@ -179,43 +180,50 @@ impl<G: RateGate> Engine<G> {
         }
     }
 
+    /// Applies a page's deltas; returns how many tracks this page added to the generation.
     async fn apply_deltas(
         &self,
         user_id: &str,
         deltas: &[TrackDelta],
         op: Op<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let keys: Vec<String> = deltas.iter().map(|d| d.key.clone()).collect();
         let current = self.store.get_tracks(user_id, &keys).await?;
-        stream::iter(deltas)
+        let entered = stream::iter(deltas)
             .map(|delta| {
-                let existing = current.get(&delta.key).cloned();
+                let existing = current.get(&delta.key).cloned().unwrap_or_default();
                 self.apply_one(user_id, delta, existing, op)
             })
             .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect::<Vec<()>>()
+            .try_collect::<Vec<bool>>()
             .await?;
-        Ok(())
+        Ok(entered.into_iter().filter(|e| *e).count() as u64)
     }
 
-    /// Optimistic concurrency: on a conflict, re-read and merge again.
+    /// Optimistic concurrency: on a conflict, re-read and merge again. Returns whether this
+    /// unit of work is the one that added the track to its generation (true on every retry too).
     async fn apply_one(
         &self,
         user_id: &str,
         delta: &TrackDelta,
-        mut existing: Option<super::aggregate::TrackState>,
+        mut stored: StoredSong,
         op: Op<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         for _ in 0..25 {
-            match merge(existing.as_ref(), delta, op) {
-                Merge::AlreadyApplied => return Ok(()),
-                Merge::Write(next) => match self.store.write_track(user_id, &next).await {
-                    Ok(()) => return Ok(()),
-                    Err(StoreError::Conflict) => {
-                        existing = self.store.get_track(user_id, &delta.key).await?;
+            match merge(stored.lastfm.as_ref(), delta, op) {
+                Merge::AlreadyApplied => {
+                    return Ok(stored.lastfm.as_ref().is_some_and(|t| t.entered_by(op)))
+                }
+                Merge::Write(mut next) => {
+                    next.version = stored.version + 1;
+                    match self.store.write_track(user_id, &next).await {
+                        Ok(()) => return Ok(next.entered_by(op)),
+                        Err(StoreError::Conflict) => {
+                            stored = self.store.get_track(user_id, &delta.key).await?;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
-                },
+                }
             }
         }
         Err(StoreError::Conflict)

@@ -84,6 +84,8 @@ pub struct Job {
     pub failed_pages: BTreeSet<u32>,
     pub scrobbles_total: u64,
     pub scrobbles_done: u64,
+    /// Tracks this job added to its generation (for a full sync: every track it found).
+    pub tracks_added: u64,
     /// Newest scrobble in the window; becomes the user's watermark when the job is done.
     pub newest_uts: Option<i64>,
     pub created_at: i64,
@@ -169,6 +171,7 @@ mod tests {
             failed_pages: failed.iter().copied().collect(),
             scrobbles_total: 0,
             scrobbles_done: 0,
+            tracks_added: 0,
             newest_uts: None,
             created_at: 0,
             started_at: Some(100),

@@ -1,4 +1,5 @@
+pub mod account;
 pub mod dev;
+pub mod library;
 pub mod services;
-pub mod songs;
 pub mod sync;
