@@ -1,6 +1,7 @@
 //! `karaoke`: local tooling around the stack (demo, benchmarks, imports).
 
 mod bench;
+mod bench_api;
 mod catalog;
 mod demo;
 mod progress;
@@ -16,6 +17,7 @@ commands:
       --latency-ms N   stand-in latency per request (default 500)
       --user NAME      stand-in user (default heavy)
       --label TEXT     name of this run in the printed table
+  bench-api            fill a 50,000-song library; time its first and hundredth pages
   import-catalog FILE  load a karaoke catalog CSV (Id,Artist,Title,Brands) into the table
       --name NAME      restart point name (default: the file name)
       --dry-run        check the file without writing
@@ -30,6 +32,7 @@ async fn main() -> ExitCode {
         Some("demo") => demo::run().await,
         Some("bench-sync") => bench::sync(&args[1..]).await,
         Some("import-catalog") => catalog::import(&args[1..]).await,
+        Some("bench-api") => bench_api::run().await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

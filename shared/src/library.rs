@@ -27,6 +27,18 @@ pub fn sort_key(
     manual_added_at: Option<i64>,
     key: &str,
 ) -> String {
+    sort_key_with_loved(lastfm_playcount, spotify, false, manual_added_at, key)
+}
+
+/// As [`sort_key`], for rows that may be known only as a loved track (loved on Last.fm, never
+/// played): those come after Spotify's ranks and before what the user added by hand.
+pub fn sort_key_with_loved(
+    lastfm_playcount: Option<u64>,
+    spotify: Option<&SpotifyRank>,
+    loved: bool,
+    manual_added_at: Option<i64>,
+    key: &str,
+) -> String {
     if let Some(playcount) = lastfm_playcount.filter(|p| *p > 0) {
         let inverted = 999_999_999_999u64.saturating_sub(playcount);
         return format!("a#{inverted:012}#{key}");
@@ -37,6 +49,10 @@ pub fn sort_key(
             .position(|r| *r == s.time_range)
             .unwrap_or(TIME_RANGES.len());
         return format!("b#{:06}#{range_order}#{key}", s.rank);
+    }
+    if loved {
+        // "bz" sorts after every "b#…" and before "c#…".
+        return format!("bz#{key}");
     }
     let added = manual_added_at.unwrap_or(0);
     format!("c#{added:012}#{key}")

@@ -190,7 +190,7 @@ export async function syncFromPage(page, { timeoutMs = 180_000, screenshotPath, 
     if (s.visible) samples.push(s.now);
     const mid = s.visible && s.now < 100;
     if (!shotTaken && mid && s.now >= (reloadAt ?? screenshotAt)) {
-      await page.screenshot({ path: screenshotPath });
+      await page.screenshot({ path: screenshotPath, animations: "disabled" });
       shotTaken = true;
     }
     if (reloadAt !== undefined && resumed === null && mid && s.now >= reloadAt) {

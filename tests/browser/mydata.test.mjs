@@ -115,7 +115,7 @@ describe("My Data with a synced Last.fm user", () => {
     assert.equal(await page.locator("#service-marks .mark-lastfm.is-off").count(), 0, "Last.fm mark in colour");
     assert.equal(await page.locator("#service-marks .mark-spotify.is-off").count(), 1, "Spotify mark greyed");
     await page.locator("#songs-list > li").first().waitFor();
-    await page.screenshot({ path: shot("desktop-collapsed.png"), fullPage: true });
+    await page.screenshot({ path: shot("desktop-collapsed.png"), fullPage: true, animations: "disabled" });
 
     await toggle.click();
     assert.equal(await toggle.getAttribute("aria-expanded"), "true");
@@ -126,7 +126,7 @@ describe("My Data with a synced Last.fm user", () => {
     assert.match(lastfm, /Up to date/);
     assert.ok(await page.locator("#lastfm-disconnect").isVisible());
     assert.ok(await page.locator("#spotify-connect").isVisible(), "Spotify can be connected");
-    await page.screenshot({ path: shot("desktop-expanded.png"), fullPage: true });
+    await page.screenshot({ path: shot("desktop-expanded.png"), fullPage: true, animations: "disabled" });
 
     await toggle.focus();
     await page.keyboard.press("Enter");
@@ -271,11 +271,11 @@ describe("My Data with a synced Last.fm user", () => {
     await m.page.locator("#songs-list > li").first().waitFor();
     await m.page.waitForFunction(() => document.getElementById("services-summary").textContent === "Last.fm connected");
     await assertNoHorizontalScroll(m.page, MOBILE.width);
-    await m.page.screenshot({ path: shot("mobile-collapsed.png"), fullPage: true });
+    await m.page.screenshot({ path: shot("mobile-collapsed.png"), fullPage: true, animations: "disabled" });
     await expandServices(m.page);
     await assertNoHorizontalScroll(m.page, MOBILE.width);
-    await m.page.locator("#services").screenshot({ path: shot("mobile-expanded-services.png") });
-    await m.page.screenshot({ path: shot("mobile-expanded.png"), fullPage: true });
+    await m.page.locator("#services").screenshot({ path: shot("mobile-expanded-services.png"), animations: "disabled" });
+    await m.page.screenshot({ path: shot("mobile-expanded.png"), fullPage: true, animations: "disabled" });
     // Scrolled the list: still no sideways scroll.
     await m.page.click("#songs-more");
     await m.page.waitForFunction(() => document.querySelectorAll("#songs-list > li").length === 100);

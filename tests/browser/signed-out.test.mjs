@@ -83,7 +83,7 @@ describe("signed out", () => {
       await page.goto(base.url);
       await page.locator("#signin").waitFor({ state: "visible" });
       await assertNoHorizontalScroll(page, viewport.width);
-      if (viewport === MOBILE) await page.screenshot({ path: shot("mobile-signin.png"), fullPage: true });
+      if (viewport === MOBILE) await page.screenshot({ path: shot("mobile-signin.png"), fullPage: true, animations: "disabled" });
       assert.deepEqual(problems, []);
       await context.close();
     }

@@ -114,7 +114,7 @@ describe("Spotify-only and merged rows", () => {
       assert.equal(r.pop, null);
       assert.equal(r.rank, null);
     }
-    await page.locator("#artists").screenshot({ path: shot("artists-merged.png") });
+    await page.locator("#artists").screenshot({ path: shot("artists-merged.png"), animations: "disabled" });
   });
 
   test("song rows: Spotify top tracks show their rank, merged songs their plays too", async () => {

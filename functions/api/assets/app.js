@@ -36,12 +36,19 @@ function icon(name, cls = "icon") {
   svg.setAttribute("focusable", "false");
   svg.setAttribute("class", cls);
   for (const d of ICONS[name]) {
+    if (d.text) {
+      const t = document.createElementNS(SVG_NS, "text");
+      for (const [k, v] of Object.entries({ x: "12", y: "16.6", "text-anchor": "middle", "font-size": "11.5", "font-weight": "700", fill: "#fff", "font-family": "system-ui, sans-serif" })) t.setAttribute(k, v);
+      t.textContent = d.text;
+      svg.append(t);
+      continue;
+    }
     const p = document.createElementNS(SVG_NS, "path");
     p.setAttribute("d", d.d);
     if (d.fill) p.setAttribute("fill", d.fill);
     if (d.stroke) {
       p.setAttribute("fill", "none");
-      p.setAttribute("stroke", "currentColor");
+      p.setAttribute("stroke", d.color || "currentColor");
       p.setAttribute("stroke-width", d.stroke);
       p.setAttribute("stroke-linecap", "round");
       p.setAttribute("stroke-linejoin", "round");
@@ -63,11 +70,11 @@ const ICONS = {
   check: [{ d: "M4 12.5l5 5L20 6.5", stroke: "2.4" }],
   spotify: [
     { d: "M12 1.5a10.5 10.5 0 1 0 0 21 10.5 10.5 0 0 0 0-21z", fill: "currentColor" },
-    { d: "M6.5 9.2c3.8-1.1 8-.8 11.2 1M7.2 12.5c3.1-.9 6.5-.6 9.1.9M7.9 15.6c2.5-.6 5-.4 7 .7", stroke: "1.7" },
+    { d: "M6.5 9.2c3.8-1.1 8-.8 11.2 1M7.2 12.5c3.1-.9 6.5-.6 9.1.9M7.9 15.6c2.5-.6 5-.4 7 .7", stroke: "1.7", color: "#fff" },
   ],
   lastfm: [
-    { d: "M4 2.5h16a1.5 1.5 0 0 1 1.5 1.5v16a1.5 1.5 0 0 1-1.5 1.5H4A1.5 1.5 0 0 1 2.5 20V4A1.5 1.5 0 0 1 4 2.5z", fill: "currentColor" },
-    { d: "M10.8 14.6l-.5-1.3s-.8.9-2 .9c-1.1 0-1.9-1-1.9-2.5 0-2 1-2.7 2-2.7 1.4 0 1.8.9 2.2 2.1l.5 1.6c.5 1.5 1.4 2.7 4.1 2.7 1.9 0 3.2-.6 3.2-2.1 0-1.2-.7-1.8-2-2.1l-1-.2c-.7-.2-.9-.4-.9-.9 0-.5.4-.9 1.1-.9.7 0 1.1.3 1.2.9l1.4-.2c-.1-1.3-1-1.8-2.5-1.8-1.3 0-2.6.5-2.6 2.1 0 1 .5 1.6 1.7 1.9l1.1.3c.8.2 1.1.5 1.1 1 0 .6-.6.9-1.8.9-1.7 0-2.4-.9-2.8-2.1l-.5-1.6C13 9.6 12 8.8 10 8.8c-2.2 0-3.4 1.4-3.4 3.8 0 2.3 1.2 3.5 3.3 3.5 1.7 0 2.5-.8 2.5-.8", fill: "#fff" },
+    { d: "M4 1.5h16A2.5 2.5 0 0 1 22.5 4v16a2.5 2.5 0 0 1-2.5 2.5H4A2.5 2.5 0 0 1 1.5 20V4A2.5 2.5 0 0 1 4 1.5z", fill: "currentColor" },
+    { text: "fm" },
   ],
 };
 
@@ -94,7 +101,7 @@ function fmtAgo(s) {
   if (!d) return "";
   const secs = Math.round((d.getTime() - Date.now()) / 1000);
   const abs = Math.abs(secs);
-  if (abs < 45) return RELATIVE.format(0, "second");
+  if (abs < 45) return "just now";
   if (abs < 45 * 60) return RELATIVE.format(Math.round(secs / 60), "minute");
   if (abs < 22 * 3600) return RELATIVE.format(Math.round(secs / 3600), "hour");
   if (abs < 26 * 86400) return RELATIVE.format(Math.round(secs / 86400), "day");
@@ -181,6 +188,11 @@ function statusMessage(status) {
 async function api(method, path, body, { auth = true } = {}) {
   const headers = { Accept: "application/json" };
   const s = auth ? session.get() : null;
+  if (auth && !s) {
+    // The token ran out (or was removed in another tab): back to the sign-in screen.
+    if (state.signedIn) signOut("Your session has ended. Please sign in again.");
+    throw new ApiError(401, "aborted", "Signed out.");
+  }
   if (s) headers.Authorization = `Bearer ${s.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
@@ -207,8 +219,8 @@ async function api(method, path, body, { auth = true } = {}) {
     message = "This server doesn't offer this yet.";
   }
   const error = new ApiError(res.status, code, message, data);
-  if (res.status === 401 && s) {
-    signOut("Your session has ended. Please sign in again.");
+  if (res.status === 401 && auth) {
+    if (state.signedIn) signOut("Your session has ended. Please sign in again.");
     throw new ApiError(401, "aborted", message, data);
   }
   throw error;
@@ -228,6 +240,7 @@ const state = {
   summary: null,
   polling: null,         // timer id while following a sync
   followedJob: null,     // job id whose completion we should announce
+  signedIn: false,
   lastAnnounced: "",
 };
 
@@ -411,6 +424,9 @@ function showSignIn(message) {
 }
 
 function signOut(message) {
+  state.signedIn = false;
+  state.justFinished = false;
+  state.followedJob = null;
   session.clear();
   sessionAbort.abort();
   sessionAbort = new AbortController();
@@ -786,6 +802,7 @@ function renderCounts() {
   };
   $("artists-counts").textContent = line(c?.artists);
   $("songs-counts").textContent = line(c?.songs);
+  if (state.job && !isActive(state.job)) renderSync(); // "You now have N songs and M artists."
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -846,15 +863,17 @@ async function poll() {
 
 function finishFollowing() {
   state.followedJob = null;
-  renderSync(true);
+  state.justFinished = true;
+  renderSync();
   // Fresh data: reload the lists, the counts and the services' last-sync times.
   artistsList.reset();
   songsList.reset();
   loadServices();
-  refreshSummary().then(() => renderSync(true));
+  refreshSummary();
 }
 
 async function startSync() {
+  state.justFinished = false;
   const btn = $("sync-btn");
   btn.disabled = true;
   show($("sync-result"), false);
@@ -916,7 +935,8 @@ function updateServiceSyncInfo() {
 }
 
 /** Renders the sync strip from state.job. `justFinished` adds the completion message. */
-function renderSync(justFinished = false) {
+function renderSync() {
+  const justFinished = state.justFinished;
   updateServiceSyncInfo();
   const job = state.job;
   const btn = $("sync-btn");
@@ -935,6 +955,7 @@ function renderSync(justFinished = false) {
       : "Connect Last.fm or Spotify in Connected Services, then sync.";
     return;
   }
+  btn.querySelector("span").textContent = isActive(job) ? "Syncing…" : "Sync now";
   if (isActive(job)) {
     btn.disabled = true;
     show(progress);
@@ -1364,6 +1385,7 @@ async function savePreferences(ev) {
 function enterMyData() {
   const s = session.get();
   if (!s) { showSignIn(); return; }
+  state.signedIn = true;
   show($("boot"), false);
   show($("signin"), false);
   show($("mydata"));

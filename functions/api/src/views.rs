@@ -27,7 +27,7 @@ pub fn job(job: &Job, now: i64) -> Value {
         "job_id": job.job_id,
         "kind": job.kind.as_str(),
         "status": status.as_str(),
-        "phase": "Fetching your scrobbles",
+        "phase": job.phase(),
         "lastfm_username": job.lastfm_user,
         "pages_total": job.pages_total,
         "pages_done": job.pages_done(),
@@ -167,7 +167,12 @@ mod tests {
             lastfm_user: "rj".into(),
             generation: "j".into(),
             window: Window::default(),
+            spotify: false,
             pages_total: Some(4),
+            plan: karaoke_shared::sync::job::UnitPlan {
+                scrobble_pages: 4,
+                ..Default::default()
+            },
             done_pages: [1].into(),
             failed_pages: Default::default(),
             scrobbles_total: 800,

@@ -585,6 +585,20 @@ mod tests {
     }
 
     #[test]
+    fn re_recordings_and_collaborations_from_streaming_services() {
+        same_title("Shake It Off (Taylor's Version)", "Shake It Off");
+        same_title(
+            "Mr. Perfectly Fine (Taylor’s Version) (From The Vault)",
+            "Mr Perfectly Fine",
+        );
+        same_title("Señorita (with Camila Cabello)", "Senorita");
+        same_artist("Santana feat. Rob Thomas", "Santana");
+        same_artist("Mark Ronson feat. Bruno Mars", "Mark Ronson");
+        // Two credited artists stay two artists: "&" is part of the name.
+        assert_eq!(catalog_artist("Beyoncé & Jay-Z"), "beyonce and jay z");
+    }
+
+    #[test]
     fn catalog_examples_from_the_issue() {
         assert_eq!(match_key("Beyoncé", "Halo"), match_key("Beyonce", "Halo"));
         assert_eq!(

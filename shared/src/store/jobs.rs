@@ -6,7 +6,7 @@ use super::attr::{self, Item};
 use super::keys;
 use super::{Store, StoreError};
 use crate::lastfm::Window;
-use crate::sync::job::{Job, JobKind, JobStatus};
+use crate::sync::job::{Job, JobKind, JobStatus, UnitPlan};
 
 fn to_item(job: &Job) -> Item {
     let mut item = Item::new();
@@ -18,6 +18,7 @@ fn to_item(job: &Job) -> Item {
     item.insert("status".into(), attr::s(job.status.as_str()));
     item.insert("lastfm_user".into(), attr::s(&job.lastfm_user));
     item.insert("generation".into(), attr::s(&job.generation));
+    item.insert("spotify".into(), AttributeValue::Bool(job.spotify));
     if let Some(from) = job.window.from {
         item.insert("window_from".into(), attr::n(from));
     }
@@ -45,7 +46,14 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
             from: attr::get_n_opt(item, "window_from")?,
             to: attr::get_n_opt(item, "window_to")?,
         },
+        spotify: attr::get_bool_opt(item, "spotify")?.unwrap_or(false),
         pages_total: attr::get_n_opt(item, "pages_total")?,
+        plan: UnitPlan {
+            scrobble_pages: attr::get_n_opt(item, "scrobble_pages")?.unwrap_or(0),
+            artist_pages: attr::get_n_opt(item, "artist_pages")?.unwrap_or(0),
+            loved_pages: attr::get_n_opt(item, "loved_pages")?.unwrap_or(0),
+            spotify_lists: attr::get_n_opt(item, "spotify_lists")?.unwrap_or(0),
+        },
         done_pages: attr::get_ns(item, "done_pages")?,
         failed_pages: attr::get_ns(item, "failed_pages")?,
         scrobbles_total: attr::get_n_opt(item, "scrobbles_total")?.unwrap_or(0),
@@ -143,22 +151,30 @@ impl Store {
         from_item(&job.user_id, &item)
     }
 
-    /// Records what the first page told us. Idempotent: a retried start keeps the first answer.
+    /// Records what the first pages told us. Idempotent: a retried start keeps the first answer.
     pub async fn set_job_totals(
         &self,
         job: &Job,
-        pages_total: u32,
+        plan: UnitPlan,
         scrobbles_total: u64,
         newest_uts: Option<i64>,
         now: i64,
     ) -> Result<Job, StoreError> {
         let mut update = String::from(
             "SET pages_total = if_not_exists(pages_total, :pages), \
+             scrobble_pages = if_not_exists(scrobble_pages, :sp), \
+             artist_pages = if_not_exists(artist_pages, :ap), \
+             loved_pages = if_not_exists(loved_pages, :lp), \
+             spotify_lists = if_not_exists(spotify_lists, :sl), \
              scrobbles_total = if_not_exists(scrobbles_total, :scrobbles), \
              started_at = if_not_exists(started_at, :now), #status = :running, updated_at = :now",
         );
         let mut values = vec![
-            (":pages", attr::n(pages_total)),
+            (":pages", attr::n(plan.total())),
+            (":sp", attr::n(plan.scrobble_pages)),
+            (":ap", attr::n(plan.artist_pages)),
+            (":lp", attr::n(plan.loved_pages)),
+            (":sl", attr::n(plan.spotify_lists)),
             (":scrobbles", attr::n(scrobbles_total)),
             (":now", attr::n(now)),
             (":running", attr::s("running")),
@@ -306,15 +322,16 @@ impl Store {
     }
 
     /// Puts an ended (partial, failed or stalled) job back in the queue, keeping its finished pages.
-    pub async fn reopen_job(&self, job: &Job, now: i64) -> Result<Job, StoreError> {
+    pub async fn reopen_job(&self, job: &Job, spotify: bool, now: i64) -> Result<Job, StoreError> {
         self.update_job(
             job,
-            "SET #status = :queued, updated_at = :now, \
+            "SET #status = :queued, updated_at = :now, spotify = :spotify, \
              errors = list_append(if_not_exists(errors, :empty), :msg) REMOVE failed_pages, finished_at",
             "#status = :was",
             vec![
                 (":queued", attr::s("queued")),
                 (":was", attr::s(job.status.as_str())),
+                (":spotify", AttributeValue::Bool(spotify)),
                 (":now", attr::n(now)),
                 (":empty", AttributeValue::L(vec![])),
                 (":msg", message_list("Resumed: fetching the pages that were not finished.")),

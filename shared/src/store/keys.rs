@@ -6,6 +6,13 @@ pub fn user_pk(user_id: &str) -> String {
 
 pub const PROFILE_SK: &str = "PROFILE";
 pub const LASTFM_SERVICE_SK: &str = "SERVICE#lastfm";
+pub const SPOTIFY_SERVICE_SK: &str = "SERVICE#spotify";
+/// Tokens live apart from the service item so that no read of the service can leak them.
+pub const SPOTIFY_SECRET_SK: &str = "SECRET#spotify";
+
+pub fn oauth_state_pk(state: &str) -> String {
+    format!("OAUTH#{state}")
+}
 
 pub fn job_sk(job_id: &str) -> String {
     format!("JOB#{job_id}")
@@ -49,6 +56,12 @@ pub fn known_sk(song_id: &str) -> String {
 }
 
 pub const KNOWN_PREFIX: &str = "KNOWN#";
+
+pub fn loved_sk(track_key: &str) -> String {
+    format!("LOVED#{track_key}")
+}
+
+pub const LOVED_PREFIX: &str = "LOVED#";
 pub const PREFS_SK: &str = "PREFS";
 
 pub fn top_sk(source: &str, time_range: &str, rank: u32) -> String {

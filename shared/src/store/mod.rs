@@ -3,9 +3,11 @@
 pub mod attr;
 pub mod jobs;
 pub mod keys;
+pub mod lastfm_lists;
 pub mod ledger;
 pub mod library;
 pub mod rate_gate;
+pub mod spotify;
 pub mod tracks;
 pub mod users;
 

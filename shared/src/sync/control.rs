@@ -28,11 +28,22 @@ pub enum Plan {
     },
 }
 
-pub fn plan(latest: Option<&Job>, service: &LastfmService, now: i64) -> Plan {
+/// What a sync request means, given the latest job and the Last.fm connection (None when only
+/// Spotify is connected: then every sync just refreshes Spotify's lists).
+pub fn plan(latest: Option<&Job>, lastfm: Option<&LastfmService>, now: i64) -> Plan {
     if let Some(job) = latest {
         if job.status.is_active() && !job.is_stalled(now) {
             return Plan::Busy(job.job_id.clone());
         }
+    }
+    let Some(service) = lastfm else {
+        return Plan::New {
+            kind: JobKind::Incremental,
+            window: Window::default(),
+            generation: Some(String::new()),
+        };
+    };
+    if let Some(job) = latest {
         let unfinished =
             matches!(job.status, JobStatus::Partial | JobStatus::Failed) || job.is_stalled(now);
         let same_account = job.lastfm_user == service.username;
@@ -77,12 +88,17 @@ pub async fn request_sync(
     delay_secs: i32,
 ) -> Result<SyncRequest, SyncError> {
     let now = now_millis / 1000;
-    let Some(service) = store.get_lastfm_service(user_id).await? else {
+    let lastfm = store.get_lastfm_service(user_id).await?;
+    let spotify = store
+        .get_spotify_service(user_id)
+        .await?
+        .is_some_and(|s| s.status == "connected");
+    if lastfm.is_none() && !spotify {
         return Ok(SyncRequest::NotConnected);
-    };
+    }
     let latest = store.latest_job(user_id).await?;
     let lease = now + LOCK_LEASE_SECS;
-    match plan(latest.as_ref(), &service, now) {
+    match plan(latest.as_ref(), lastfm.as_ref(), now) {
         Plan::Busy(job_id) => Ok(SyncRequest::Busy { job_id }),
         Plan::Resume(job) => {
             if let Err(held) = store
@@ -93,7 +109,7 @@ pub async fn request_sync(
                     job_id: held.job_id,
                 });
             }
-            match store.reopen_job(&job, now).await {
+            match store.reopen_job(&job, spotify, now).await {
                 Ok(_) => {}
                 Err(crate::store::StoreError::Conflict) => {
                     return Ok(SyncRequest::Busy { job_id: job.job_id });
@@ -127,10 +143,15 @@ pub async fn request_sync(
                 job_id: job_id.clone(),
                 kind,
                 status: JobStatus::Queued,
-                lastfm_user: service.username.clone(),
+                lastfm_user: lastfm
+                    .as_ref()
+                    .map(|s| s.username.clone())
+                    .unwrap_or_default(),
                 generation: generation.unwrap_or_else(|| job_id.clone()),
                 window,
+                spotify,
                 pages_total: None,
+                plan: Default::default(),
                 done_pages: Default::default(),
                 failed_pages: Default::default(),
                 scrobbles_total: 0,
@@ -202,7 +223,12 @@ mod tests {
             lastfm_user: "rj".into(),
             generation: "g".into(),
             window: Window::default(),
+            spotify: false,
             pages_total: Some(3),
+            plan: crate::sync::job::UnitPlan {
+                scrobble_pages: 3,
+                ..Default::default()
+            },
             done_pages: Default::default(),
             failed_pages: Default::default(),
             scrobbles_total: 0,
@@ -219,7 +245,7 @@ mod tests {
 
     #[test]
     fn first_sync_is_full_up_to_now() {
-        match plan(None, &service(None, None), 1000) {
+        match plan(None, Some(&service(None, None)), 1000) {
             Plan::New {
                 kind,
                 window,
@@ -242,7 +268,7 @@ mod tests {
     #[test]
     fn later_syncs_are_incremental_after_the_watermark() {
         let done = job(JobStatus::Done, JobKind::Full, 10);
-        match plan(Some(&done), &service(Some(500), Some("g")), 1000) {
+        match plan(Some(&done), Some(&service(Some(500), Some("g"))), 1000) {
             Plan::New {
                 kind,
                 window,
@@ -266,21 +292,32 @@ mod tests {
     fn running_jobs_block_and_stalled_or_broken_ones_resume() {
         let running = job(JobStatus::Running, JobKind::Full, 990);
         assert_eq!(
-            plan(Some(&running), &service(None, None), 1000),
+            plan(Some(&running), Some(&service(None, None)), 1000),
             Plan::Busy("j1".into())
         );
         let stalled = job(JobStatus::Running, JobKind::Full, 0);
         assert!(matches!(
-            plan(Some(&stalled), &service(None, None), 100_000),
+            plan(Some(&stalled), Some(&service(None, None)), 100_000),
             Plan::Resume(_)
         ));
         for status in [JobStatus::Partial, JobStatus::Failed] {
             let broken = job(status, JobKind::Full, 0);
             assert!(matches!(
-                plan(Some(&broken), &service(None, None), 1000),
+                plan(Some(&broken), Some(&service(None, None)), 1000),
                 Plan::Resume(_)
             ));
         }
+    }
+
+    #[test]
+    fn spotify_only_users_get_a_spotify_refresh() {
+        assert!(matches!(
+            plan(None, None, 1000),
+            Plan::New {
+                kind: JobKind::Incremental,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -289,7 +326,7 @@ mod tests {
         let mut other = service(None, None);
         other.username = "someone-else".into();
         assert!(matches!(
-            plan(Some(&broken), &other, 1000),
+            plan(Some(&broken), Some(&other), 1000),
             Plan::New {
                 kind: JobKind::Full,
                 ..

@@ -1,20 +1,27 @@
-//! The sync pipeline's steps: start a job, apply one page, settle the job, sweep old counts.
+//! The sync pipeline's steps: start a job (read the first pages, plan every unit of work,
+//! enqueue them), do one unit, settle the job, and sweep what a refresh no longer contains.
 //! Every step is safe to run twice or concurrently with itself (see docs/SYNC.md).
+
+use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
 use super::aggregate::{aggregate, merge, Merge, Op, TrackDelta};
-use super::job::{Job, JobKind, JobStatus};
-use super::messages::WorkMessage;
+use super::job::{Job, JobKind, JobStatus, Unit, UnitPlan};
+use super::messages::{SweepTarget, WorkMessage};
 use super::SyncError;
 use crate::clock::now_secs;
+use crate::lastfm::loved::LovedTracksPage;
+use crate::lastfm::top_artists::TopArtistsPage;
 use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate, Scrobble};
+use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
+use crate::store::lastfm_lists::{LastfmArtist, LovedEntry};
 use crate::store::tracks::StoredSong;
 use crate::store::{Store, StoreError};
 
-/// Concurrent track writes per page: enough to hide DynamoDB latency, few enough to stay polite.
+/// Concurrent item writes per unit: enough to hide DynamoDB latency, few enough to stay polite.
 const WRITE_CONCURRENCY: usize = 16;
 
 pub struct Engine<G> {
@@ -24,8 +31,23 @@ pub struct Engine<G> {
     pub max_receives: u32,
 }
 
+/// What the first requests of a job fetched; applied by sync-start itself, not re-fetched.
+struct FirstPages {
+    scrobbles: Option<Vec<Scrobble>>,
+    artists: Option<TopArtistsPage>,
+    loved: Option<LovedTracksPage>,
+}
+
+fn unit_message(job: &Job, unit: Unit) -> WorkMessage {
+    WorkMessage::Unit {
+        user_id: job.user_id.clone(),
+        job_id: job.job_id.clone(),
+        unit: unit.id(),
+    }
+}
+
 impl<G: RateGate> Engine<G> {
-    /// Begins a queued job (reads page 1, enqueues the rest) or resumes one that has totals.
+    /// Begins a queued job (reads the first pages, plans the units) or resumes one with a plan.
     pub async fn start_job(
         &self,
         user_id: &str,
@@ -49,111 +71,189 @@ impl<G: RateGate> Engine<G> {
         }
         if job.pages_total.is_some() {
             let job = self.store.mark_job_running(&job, now_secs()).await?;
-            let pending = job.pending_pages();
+            let pending = job.pending_units();
             info!(job_id, pending = pending.len(), "resuming job");
-            self.enqueue_pages(&job, &pending).await?;
+            self.enqueue(&job, &pending).await?;
             return self.settle(job).await;
         }
-        let first = match self
-            .lastfm
-            .recent_tracks(&job.lastfm_user, 1, job.window)
-            .await
-        {
-            Ok(page) => page,
-            Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+        let mut plan = UnitPlan::default();
+        let mut first = FirstPages {
+            scrobbles: None,
+            artists: None,
+            loved: None,
         };
-        let newest = first.scrobbles.first().map(|s| s.uts);
+        let mut scrobbles_total = 0;
+        let mut newest = None;
+        if !job.lastfm_user.is_empty() {
+            let user = &job.lastfm_user;
+            let page = match self.lastfm.recent_tracks(user, 1, job.window).await {
+                Ok(page) => page,
+                Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+            };
+            plan.scrobble_pages = page.total_pages;
+            scrobbles_total = page.total;
+            newest = page.scrobbles.first().map(|s| s.uts);
+            // Top artists and loved tracks only change with listening: an incremental sync
+            // that found nothing new leaves them be, so it costs one request.
+            if job.kind == JobKind::Full || page.total > 0 {
+                let artists = match self.lastfm.top_artists(user, 1).await {
+                    Ok(a) => a,
+                    Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+                };
+                let loved = match self.lastfm.loved_tracks(user, 1).await {
+                    Ok(l) => l,
+                    Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+                };
+                plan.artist_pages = artists.total_pages;
+                plan.loved_pages = loved.total_pages;
+                first.artists = Some(artists);
+                first.loved = Some(loved);
+            }
+            first.scrobbles = Some(page.scrobbles);
+        }
+        if job.spotify {
+            plan.spotify_lists = super::job::SPOTIFY_LISTS.len() as u32;
+        }
         let job = self
             .store
-            .set_job_totals(&job, first.total_pages, first.total, newest, now_secs())
+            .set_job_totals(&job, plan, scrobbles_total, newest, now_secs())
             .await?;
-        let pages_total = job.pages_total.unwrap_or(0);
         info!(
             job_id,
             kind = job.kind.as_str(),
-            pages_total,
-            scrobbles_total = job.scrobbles_total,
+            units = plan.total(),
+            scrobbles_total,
             "job started"
         );
-        if pages_total == 0 {
-            return self.settle(job).await;
+        let inline = [Unit::Scrobbles(1), Unit::Artists(1), Unit::Loved(1)];
+        let queued: Vec<Unit> = job
+            .plan
+            .units()
+            .into_iter()
+            .filter(|u| !inline.contains(u))
+            .collect();
+        self.enqueue(&job, &queued).await?;
+        if let Some(scrobbles) = first.scrobbles.filter(|_| job.plan.scrobble_pages > 0) {
+            self.apply_scrobbles(&job, 1, scrobbles).await?;
         }
-        let rest: Vec<u32> = (2..=pages_total).collect();
-        self.enqueue_pages(&job, &rest).await?;
-        self.apply_page(&job, 1, first.scrobbles).await
+        if let Some(artists) = first.artists.filter(|_| job.plan.artist_pages > 0) {
+            self.apply_artists(&job, 1, artists).await?;
+        }
+        if let Some(loved) = first.loved.filter(|_| job.plan.loved_pages > 0) {
+            self.apply_loved(&job, 1, loved).await?;
+        }
+        // Re-read: the inline units may have finished the job already, or there was nothing.
+        match self.store.get_job(user_id, job_id).await? {
+            Some(job) => self.settle(job).await,
+            None => Ok(()),
+        }
     }
 
-    async fn enqueue_pages(&self, job: &Job, pages: &[u32]) -> Result<(), SyncError> {
-        let messages: Vec<WorkMessage> = pages
-            .iter()
-            .map(|&page| WorkMessage::ScrobblePage {
-                user_id: job.user_id.clone(),
-                job_id: job.job_id.clone(),
-                page,
-            })
-            .collect();
+    async fn enqueue(&self, job: &Job, units: &[Unit]) -> Result<(), SyncError> {
+        let messages: Vec<WorkMessage> = units.iter().map(|&u| unit_message(job, u)).collect();
         self.queues.send_work(&messages).await?;
         Ok(())
     }
 
     pub async fn run(&self, message: WorkMessage, receive_count: u32) -> Result<(), SyncError> {
         match message {
-            WorkMessage::ScrobblePage {
+            WorkMessage::Unit {
                 user_id,
                 job_id,
-                page,
-            } => self.run_page(&user_id, &job_id, page, receive_count).await,
+                unit,
+            } => {
+                self.run_unit(&user_id, &job_id, Unit::from_id(unit), receive_count)
+                    .await
+            }
             WorkMessage::Sweep {
                 user_id,
                 job_id,
+                target,
                 cursor,
-            } => self.sweep(&user_id, &job_id, cursor).await,
+            } => self.sweep(&user_id, &job_id, target, cursor).await,
         }
     }
 
-    async fn run_page(
+    async fn run_unit(
         &self,
         user_id: &str,
         job_id: &str,
-        page: u32,
+        unit: Unit,
         receive_count: u32,
     ) -> Result<(), SyncError> {
         let Some(job) = self.store.get_job(user_id, job_id).await? else {
             warn!(
                 user_id,
-                job_id, page, "page for a job that does not exist; dropping"
+                job_id,
+                unit = unit.id(),
+                "unit for a job that does not exist; dropping"
             );
             return Ok(());
         };
         if job.status != JobStatus::Running {
             info!(
                 job_id,
-                page,
+                unit = unit.id(),
                 status = job.status.as_str(),
-                "job not running; dropping page"
+                "job not running; dropping unit"
             );
             return Ok(());
         }
-        if job.done_pages.contains(&page) {
-            // A redelivery after the page was counted; finish the job if a crash interrupted that.
+        if job.done_pages.contains(&unit.id()) {
+            // A redelivery after the unit was counted; finish the job if a crash interrupted that.
             return self.settle(job).await;
         }
-        let scrobbles = match self.store.get_ledger_page(user_id, job_id, page).await? {
-            Some(recorded) => recorded,
-            None => match self
-                .lastfm
-                .recent_tracks(&job.lastfm_user, page, job.window)
-                .await
-            {
-                Ok(fetched) => fetched.scrobbles,
-                Err(e) => return self.fetch_failed(&job, Some(page), e, receive_count).await,
+        let user = job.lastfm_user.clone();
+        match unit {
+            Unit::Scrobbles(page) => {
+                let scrobbles = match self.store.get_ledger_page(user_id, job_id, page).await? {
+                    Some(recorded) => recorded,
+                    None => match self.lastfm.recent_tracks(&user, page, job.window).await {
+                        Ok(fetched) => fetched.scrobbles,
+                        Err(e) => {
+                            return self.fetch_failed(&job, Some(unit), e, receive_count).await
+                        }
+                    },
+                };
+                self.apply_scrobbles(&job, page, scrobbles).await
+            }
+            Unit::Artists(page) => match self.lastfm.top_artists(&user, page).await {
+                Ok(fetched) => self.apply_artists(&job, page, fetched).await,
+                Err(e) => self.fetch_failed(&job, Some(unit), e, receive_count).await,
             },
-        };
-        self.apply_page(&job, page, scrobbles).await
+            Unit::Loved(page) => match self.lastfm.loved_tracks(&user, page).await {
+                Ok(fetched) => self.apply_loved(&job, page, fetched).await,
+                Err(e) => self.fetch_failed(&job, Some(unit), e, receive_count).await,
+            },
+            Unit::Spotify(index) => self.run_spotify(&job, index, receive_count).await,
+        }
+    }
+
+    /// Spotify lists need the Spotify client, which this engine does not have yet: the unit is
+    /// settled as failed with a message, so the job still ends and says what is missing.
+    async fn run_spotify(
+        &self,
+        job: &Job,
+        index: u32,
+        _receive_count: u32,
+    ) -> Result<(), SyncError> {
+        let unit = Unit::Spotify(index);
+        let message = format!(
+            "{} could not be fetched: Spotify is not configured.",
+            unit.describe(&job.plan)
+        );
+        if let Some(updated) = self
+            .store
+            .mark_page_failed(job, unit.id(), &message, now_secs())
+            .await?
+        {
+            self.settle(updated).await?;
+        }
+        Ok(())
     }
 
     /// Records the page, folds it into the user's tracks, then counts it on the job.
-    async fn apply_page(
+    async fn apply_scrobbles(
         &self,
         job: &Job,
         page: u32,
@@ -167,17 +267,113 @@ impl<G: RateGate> Engine<G> {
         let op = Op {
             job: &job.job_id,
             generation: &job.generation,
-            op: page,
+            op: Unit::Scrobbles(page).id(),
         };
         let added = self.apply_deltas(&job.user_id, &deltas, op).await?;
+        self.count_unit(job, Unit::Scrobbles(page), scrobbles.len() as u64, added)
+            .await
+    }
+
+    async fn count_unit(
+        &self,
+        job: &Job,
+        unit: Unit,
+        scrobbles: u64,
+        added: u64,
+    ) -> Result<(), SyncError> {
         let counted = self
             .store
-            .mark_page_done(job, page, scrobbles.len() as u64, added, now_secs())
+            .mark_page_done(job, unit.id(), scrobbles, added, now_secs())
             .await?;
         match counted {
             Some(updated) => self.settle(updated).await,
             None => Ok(()),
         }
+    }
+
+    /// Sets Last.fm's playcount and rank on each artist row of the page. Values are set, not
+    /// added, so a repeated page changes nothing.
+    async fn apply_artists(
+        &self,
+        job: &Job,
+        page: u32,
+        fetched: TopArtistsPage,
+    ) -> Result<(), SyncError> {
+        // Two Last.fm spellings of one artist (by our folding) share a row: plays add up,
+        // the better rank stays.
+        let mut by_key: BTreeMap<String, LastfmArtist> = BTreeMap::new();
+        for a in fetched.artists {
+            let key = artist_key(&a.name);
+            by_key
+                .entry(key.clone())
+                .and_modify(|e| {
+                    e.playcount += a.playcount;
+                    e.rank = e.rank.min(a.rank);
+                })
+                .or_insert(LastfmArtist {
+                    key,
+                    name: a.name,
+                    playcount: a.playcount,
+                    rank: a.rank,
+                });
+        }
+        let keys: Vec<String> = by_key.keys().cloned().collect();
+        let current = self.store.get_artists(&job.user_id, &keys).await?;
+        stream::iter(by_key.values())
+            .map(|artist| {
+                let existing = current.get(&artist.key).cloned();
+                self.write_artist(job, artist, existing)
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        self.count_unit(job, Unit::Artists(page), 0, 0).await
+    }
+
+    async fn write_artist(
+        &self,
+        job: &Job,
+        artist: &LastfmArtist,
+        mut existing: Option<crate::store::library::ArtistRow>,
+    ) -> Result<(), StoreError> {
+        for _ in 0..25 {
+            match self
+                .store
+                .write_lastfm_artist(&job.user_id, artist, existing.as_ref(), &job.job_id)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => {
+                    existing = self.store.get_artist(&job.user_id, &artist.key).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn apply_loved(
+        &self,
+        job: &Job,
+        page: u32,
+        fetched: LovedTracksPage,
+    ) -> Result<(), SyncError> {
+        let entries: Vec<LovedEntry> = fetched
+            .tracks
+            .into_iter()
+            .map(|t| LovedEntry {
+                track_key: TrackIdentity::of(&t.artist, &t.title).key(),
+                artist: t.artist,
+                title: t.title,
+                loved_uts: t.loved_at,
+            })
+            .collect();
+        stream::iter(entries.iter())
+            .map(|entry| self.store.put_loved(&job.user_id, entry, &job.job_id))
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        self.count_unit(job, Unit::Loved(page), 0, 0).await
     }
 
     /// Applies a page's deltas; returns how many tracks this page added to the generation.
@@ -232,13 +428,13 @@ impl<G: RateGate> Engine<G> {
     async fn fetch_failed(
         &self,
         job: &Job,
-        page: Option<u32>,
+        unit: Option<Unit>,
         error: LastfmError,
         receive_count: u32,
     ) -> Result<(), SyncError> {
         let now = now_secs();
         if error.disposition() == Disposition::Permanent {
-            warn!(job_id = %job.job_id, ?page, error = %error, "permanent Last.fm error; failing job");
+            warn!(job_id = %job.job_id, unit = ?unit, error = %error, "permanent Last.fm error; failing job");
             self.store.fail_job(job, &error.user_message(), now).await?;
             self.store
                 .release_sync_lock(&job.user_id, &job.job_id)
@@ -248,17 +444,17 @@ impl<G: RateGate> Engine<G> {
         if receive_count < self.max_receives {
             return Err(SyncError::Lastfm(error));
         }
-        match page {
-            Some(page) => {
-                let total = job.pages_total.unwrap_or(0);
+        match unit {
+            Some(unit) => {
                 let message = format!(
-                    "Page {page} of {total} could not be fetched after {receive_count} attempts: {}",
+                    "{} could not be fetched after {receive_count} attempts: {}",
+                    unit.describe(&job.plan),
                     error.user_message()
                 );
-                warn!(job_id = %job.job_id, page, error = %error, "page exhausted its retries");
+                warn!(job_id = %job.job_id, unit = unit.id(), error = %error, "unit exhausted its retries");
                 if let Some(updated) = self
                     .store
-                    .mark_page_failed(job, page, &message, now)
+                    .mark_page_failed(job, unit.id(), &message, now)
                     .await?
                 {
                     self.settle(updated).await?;
@@ -280,7 +476,7 @@ impl<G: RateGate> Engine<G> {
         }
     }
 
-    /// Ends the job once every page is counted or given up on. Safe to call repeatedly.
+    /// Ends the job once every unit is counted or given up on. Safe to call repeatedly.
     async fn settle(&self, job: Job) -> Result<(), SyncError> {
         let Some(total) = job.pages_total else {
             return Ok(());
@@ -291,7 +487,9 @@ impl<G: RateGate> Engine<G> {
         }
         let now = now_secs();
         let status = if job.failed_pages.is_empty() {
-            self.store.record_lastfm_sync(&job, now).await?;
+            if !job.lastfm_user.is_empty() {
+                self.store.record_lastfm_sync(&job, now).await?;
+            }
             JobStatus::Done
         } else {
             JobStatus::Partial
@@ -300,19 +498,36 @@ impl<G: RateGate> Engine<G> {
             info!(
                 job_id = %finished.job_id,
                 status = status.as_str(),
-                pages = total,
+                units = total,
                 scrobbles = finished.scrobbles_done,
                 seconds = now - finished.started_at.unwrap_or(now),
                 "job finished"
             );
-            if status == JobStatus::Done && finished.kind == JobKind::Full {
-                self.queues
-                    .send_work(&[WorkMessage::Sweep {
+            if status == JobStatus::Done {
+                let mut sweeps = Vec::new();
+                if finished.kind == JobKind::Full && finished.plan.scrobble_pages > 0 {
+                    sweeps.push(SweepTarget::Tracks);
+                }
+                if finished.plan.artist_pages > 0
+                    || (finished.kind == JobKind::Full && !finished.lastfm_user.is_empty())
+                {
+                    sweeps.push(SweepTarget::LastfmArtists);
+                }
+                if finished.plan.loved_pages > 0
+                    || (finished.kind == JobKind::Full && !finished.lastfm_user.is_empty())
+                {
+                    sweeps.push(SweepTarget::Loved);
+                }
+                let messages: Vec<WorkMessage> = sweeps
+                    .into_iter()
+                    .map(|target| WorkMessage::Sweep {
                         user_id: finished.user_id.clone(),
                         job_id: finished.job_id.clone(),
+                        target,
                         cursor: None,
-                    }])
-                    .await?;
+                    })
+                    .collect();
+                self.queues.send_work(&messages).await?;
             }
         }
         self.store
@@ -321,50 +536,84 @@ impl<G: RateGate> Engine<G> {
         Ok(())
     }
 
-    /// Deletes tracks that a completed full sync did not see (an older generation), in batches.
+    /// Removes what a completed refresh did not see, a batch at a time: tracks of an older
+    /// generation, artists that left Last.fm's top list, tracks no longer loved.
     async fn sweep(
         &self,
         user_id: &str,
         job_id: &str,
+        target: SweepTarget,
         cursor: Option<String>,
     ) -> Result<(), SyncError> {
         let Some(job) = self.store.get_job(user_id, job_id).await? else {
             return Ok(());
         };
-        let current = self.store.get_lastfm_service(user_id).await?;
-        if current.and_then(|s| s.generation).as_deref() != Some(job.generation.as_str()) {
-            // A newer full sync (or a disconnect) superseded this one; its own sweep will follow.
-            return Ok(());
-        }
         let start = cursor
             .as_deref()
             .map(crate::cursor::decode_key)
             .transpose()?;
-        let (stale, next) = self
-            .store
-            .stale_tracks(user_id, &job.generation, start)
-            .await?;
-        stream::iter(stale.iter())
-            .map(|key| self.store.delete_stale_track(user_id, key, &job.generation))
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-        if !stale.is_empty() {
-            info!(
-                job_id,
-                removed = stale.len(),
-                "removed tracks from an older sync"
-            );
-        }
+        let next = match target {
+            SweepTarget::Tracks => {
+                let current = self.store.get_lastfm_service(user_id).await?;
+                if current.and_then(|s| s.generation).as_deref() != Some(job.generation.as_str()) {
+                    // A newer full sync (or a disconnect) superseded this one.
+                    return Ok(());
+                }
+                let (stale, next) = self
+                    .store
+                    .stale_tracks(user_id, &job.generation, start)
+                    .await?;
+                stream::iter(stale.iter())
+                    .map(|key| self.store.delete_stale_track(user_id, key, &job.generation))
+                    .buffer_unordered(WRITE_CONCURRENCY)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                next
+            }
+            SweepTarget::LastfmArtists => {
+                if self.superseded(user_id, &job).await? {
+                    return Ok(());
+                }
+                let (stale, next) = self
+                    .store
+                    .stale_lastfm_artists(user_id, job_id, start)
+                    .await?;
+                stream::iter(stale.iter())
+                    .map(|row| self.store.drop_lastfm_artist(user_id, row))
+                    .buffer_unordered(WRITE_CONCURRENCY)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                next
+            }
+            SweepTarget::Loved => {
+                if self.superseded(user_id, &job).await? {
+                    return Ok(());
+                }
+                let (stale, next) = self.store.stale_loved(user_id, job_id, start).await?;
+                stream::iter(stale.iter())
+                    .map(|key| self.store.drop_loved(user_id, key))
+                    .buffer_unordered(WRITE_CONCURRENCY)
+                    .try_collect::<Vec<()>>()
+                    .await?;
+                next
+            }
+        };
         if let Some(next) = next {
             self.queues
                 .send_work(&[WorkMessage::Sweep {
                     user_id: user_id.to_string(),
                     job_id: job_id.to_string(),
+                    target,
                     cursor: Some(crate::cursor::encode_key(&next)),
                 }])
                 .await?;
         }
         Ok(())
+    }
+
+    /// A later job has run since: its own sweep is the one that counts.
+    async fn superseded(&self, user_id: &str, job: &Job) -> Result<bool, SyncError> {
+        let latest = self.store.latest_job(user_id).await?;
+        Ok(latest.is_some_and(|l| l.job_id != job.job_id))
     }
 }

@@ -78,8 +78,12 @@ pub struct Job {
     pub lastfm_user: String,
     pub generation: String,
     pub window: Window,
-    /// Unknown (None) until the first page has been read.
+    /// Whether Spotify was connected when the job was requested (its lists are part of it).
+    pub spotify: bool,
+    /// Units of work of every kind; unknown (None) until the first pages have been read.
     pub pages_total: Option<u32>,
+    /// How the units split by kind (see [`Unit`]).
+    pub plan: UnitPlan,
     pub done_pages: BTreeSet<u32>,
     pub failed_pages: BTreeSet<u32>,
     pub scrobbles_total: u64,
@@ -138,12 +142,115 @@ impl Job {
         self.status.is_active() && now - self.updated_at > STALL_AFTER_SECS
     }
 
-    /// Pages still to fetch when (re)starting this job.
-    pub fn pending_pages(&self) -> Vec<u32> {
-        let total = self.pages_total.unwrap_or(0);
-        (1..=total)
-            .filter(|p| !self.done_pages.contains(p))
+    /// Units still to do when (re)starting this job.
+    pub fn pending_units(&self) -> Vec<Unit> {
+        self.plan
+            .units()
+            .into_iter()
+            .filter(|u| !self.done_pages.contains(&u.id()))
             .collect()
+    }
+
+    /// What the job is busy with, in words for people.
+    pub fn phase(&self) -> &'static str {
+        let settled =
+            |u: &Unit| self.done_pages.contains(&u.id()) || self.failed_pages.contains(&u.id());
+        let units = self.plan.units();
+        let busy = |kind: fn(&Unit) -> bool| units.iter().any(|u| kind(u) && !settled(u));
+        if self.pages_total.is_none() || busy(|u| matches!(u, Unit::Scrobbles(_))) {
+            "Fetching your scrobbles"
+        } else if busy(|u| matches!(u, Unit::Artists(_))) {
+            "Fetching your artists"
+        } else if busy(|u| matches!(u, Unit::Loved(_))) {
+            "Fetching your loved tracks"
+        } else if busy(|u| matches!(u, Unit::Spotify(_))) {
+            "Fetching your Spotify top tracks"
+        } else {
+            "Finishing up"
+        }
+    }
+}
+
+/// How many units of each kind a job has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitPlan {
+    pub scrobble_pages: u32,
+    pub artist_pages: u32,
+    pub loved_pages: u32,
+    pub spotify_lists: u32,
+}
+
+impl UnitPlan {
+    pub fn total(&self) -> u32 {
+        self.scrobble_pages + self.artist_pages + self.loved_pages + self.spotify_lists
+    }
+
+    pub fn units(&self) -> Vec<Unit> {
+        let mut units: Vec<Unit> = (1..=self.scrobble_pages).map(Unit::Scrobbles).collect();
+        units.extend((1..=self.artist_pages).map(Unit::Artists));
+        units.extend((1..=self.loved_pages).map(Unit::Loved));
+        units.extend((0..self.spotify_lists.min(SPOTIFY_LISTS.len() as u32)).map(Unit::Spotify));
+        units
+    }
+}
+
+/// Spotify's six lists: (kind, time range), in the order they are fetched.
+pub const SPOTIFY_LISTS: [(&str, &str); 6] = [
+    ("tracks", "long_term"),
+    ("tracks", "medium_term"),
+    ("tracks", "short_term"),
+    ("artists", "long_term"),
+    ("artists", "medium_term"),
+    ("artists", "short_term"),
+];
+
+/// One unit of work of a job. Each has a number unique within the job (its "op"), which is
+/// what progress and the exactly-once bookkeeping record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Scrobbles(u32),
+    Artists(u32),
+    Loved(u32),
+    /// Index into [`SPOTIFY_LISTS`].
+    Spotify(u32),
+}
+
+const ARTISTS_BASE: u32 = 1_000_000;
+const LOVED_BASE: u32 = 2_000_000;
+const SPOTIFY_BASE: u32 = 3_000_000;
+
+impl Unit {
+    pub fn id(&self) -> u32 {
+        match *self {
+            Unit::Scrobbles(p) => p,
+            Unit::Artists(p) => ARTISTS_BASE + p,
+            Unit::Loved(p) => LOVED_BASE + p,
+            Unit::Spotify(i) => SPOTIFY_BASE + i,
+        }
+    }
+
+    pub fn from_id(id: u32) -> Unit {
+        match id {
+            i if i >= SPOTIFY_BASE => Unit::Spotify(i - SPOTIFY_BASE),
+            i if i >= LOVED_BASE => Unit::Loved(i - LOVED_BASE),
+            i if i >= ARTISTS_BASE => Unit::Artists(i - ARTISTS_BASE),
+            p => Unit::Scrobbles(p),
+        }
+    }
+
+    /// How a person would name it in an error message.
+    pub fn describe(&self, plan: &UnitPlan) -> String {
+        match *self {
+            Unit::Scrobbles(p) => format!("Page {p} of {} of your scrobbles", plan.scrobble_pages),
+            Unit::Artists(p) => {
+                format!("Page {p} of {} of your Last.fm artists", plan.artist_pages)
+            }
+            Unit::Loved(p) => format!("Page {p} of {} of your loved tracks", plan.loved_pages),
+            Unit::Spotify(i) => {
+                let (kind, range) = SPOTIFY_LISTS[i as usize % SPOTIFY_LISTS.len()];
+                format!("Your Spotify top {kind} ({range})")
+            }
+        }
     }
 }
 
@@ -166,7 +273,12 @@ mod tests {
             lastfm_user: "x".into(),
             generation: "j".into(),
             window: Window::default(),
+            spotify: false,
             pages_total: total,
+            plan: UnitPlan {
+                scrobble_pages: total.unwrap_or(0),
+                ..Default::default()
+            },
             done_pages: done.iter().copied().collect(),
             failed_pages: failed.iter().copied().collect(),
             scrobbles_total: 0,
@@ -202,9 +314,45 @@ mod tests {
 
     #[test]
     fn pending_pages_skip_done_ones_and_ids_sort_by_time() {
-        assert_eq!(job(Some(4), &[2], &[3]).pending_pages(), vec![1, 3, 4]);
+        let pending: Vec<u32> = job(Some(4), &[2], &[3])
+            .pending_units()
+            .iter()
+            .map(Unit::id)
+            .collect();
+        assert_eq!(pending, vec![1, 3, 4]);
         assert!(new_job_id(1_000) < new_job_id(2_000));
         assert_eq!(new_job_id(5).len(), 22);
+    }
+
+    #[test]
+    fn units_have_distinct_ids_that_round_trip_and_name_the_phase() {
+        let plan = UnitPlan {
+            scrobble_pages: 3,
+            artist_pages: 2,
+            loved_pages: 1,
+            spotify_lists: 6,
+        };
+        let units = plan.units();
+        assert_eq!(units.len() as u32, plan.total());
+        let ids: std::collections::BTreeSet<u32> = units.iter().map(Unit::id).collect();
+        assert_eq!(ids.len(), units.len());
+        for u in &units {
+            assert_eq!(Unit::from_id(u.id()), *u);
+        }
+        let mut j = job(Some(plan.total()), &[], &[]);
+        j.plan = plan;
+        assert_eq!(j.phase(), "Fetching your scrobbles");
+        j.done_pages = [1, 2, 3].into();
+        assert_eq!(j.phase(), "Fetching your artists");
+        j.done_pages.extend([
+            Unit::Artists(1).id(),
+            Unit::Artists(2).id(),
+            Unit::Loved(1).id(),
+        ]);
+        assert_eq!(j.phase(), "Fetching your Spotify top tracks");
+        assert!(Unit::Spotify(3)
+            .describe(&plan)
+            .contains("artists (long_term)"));
     }
 
     #[test]

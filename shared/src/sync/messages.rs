@@ -14,19 +14,32 @@ pub struct StartMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkMessage {
-    /// Fetch and apply one page of `user.getRecentTracks`.
-    ScrobblePage {
+    /// Do one unit of a job (see `job::Unit`: a page of scrobbles, of top artists, of loved
+    /// tracks, or one Spotify list).
+    Unit {
         user_id: String,
         job_id: String,
-        page: u32,
+        unit: u32,
     },
-    /// After a full sync, delete tracks left from an older generation, one batch at a time.
+    /// After a job, remove what its refresh no longer contains, one batch at a time.
     Sweep {
         user_id: String,
         job_id: String,
+        target: SweepTarget,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cursor: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepTarget {
+    /// Tracks of an older generation (after a full sync).
+    Tracks,
+    /// Artists that left Last.fm's top list.
+    LastfmArtists,
+    /// Tracks no longer loved.
+    Loved,
 }
 
 #[cfg(test)]
@@ -34,18 +47,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_messages_round_trip_as_small_json() {
-        let m = WorkMessage::ScrobblePage {
+    fn work_messages_round_trip_as_small_json() {
+        let m = WorkMessage::Unit {
             user_id: "u1".into(),
             job_id: "j".into(),
-            page: 7,
+            unit: 7,
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(
             text,
-            r#"{"kind":"scrobble_page","user_id":"u1","job_id":"j","page":7}"#
+            r#"{"kind":"unit","user_id":"u1","job_id":"j","unit":7}"#
         );
         assert_eq!(serde_json::from_str::<WorkMessage>(&text).unwrap(), m);
+        let sweep = WorkMessage::Sweep {
+            user_id: "u1".into(),
+            job_id: "j".into(),
+            target: SweepTarget::LastfmArtists,
+            cursor: None,
+        };
+        let text = serde_json::to_string(&sweep).unwrap();
+        assert!(text.contains(r#""target":"lastfm_artists""#), "{text}");
+        assert_eq!(serde_json::from_str::<WorkMessage>(&text).unwrap(), sweep);
         assert!(serde_json::from_str::<WorkMessage>(r#"{"kind":"nope"}"#).is_err());
     }
 }
