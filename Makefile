@@ -77,6 +77,7 @@ test: export LASTFM_TIMEOUT_MS = 4000
 test: up
 	@$(WITH_STACK_ENV) cargo test --workspace
 	@$(PYTHON) -m pytest -q infra/standins
+	@$(WITH_STACK_ENV) tests/browser/run.sh
 
 demo: up
 	@$(WITH_STACK_ENV) cargo run -q --release -p karaoke-cli -- import-catalog infra/catalog/sample.csv

@@ -4,7 +4,8 @@
     python3 infra/standins/lastfm.py --host 127.0.0.1 --port 5056 [--latency-ms 0] [--rate-limit 5]
         [--seed 1] [--stall-seconds 25] [--faults error8=0.01,stall=0.001] [--quiet]
 
-Implements user.getRecentTracks and user.getInfo with the real response shapes and quirks, a global
+Implements user.getRecentTracks, user.getInfo, user.getTopArtists and user.getLovedTracks with the
+real response shapes and quirks, a global
 token-bucket rate limiter (error 29), seeded fault injection, and admin endpoints under /_admin/.
 See README.md next to this file.
 """
@@ -26,10 +27,18 @@ from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lastfm_history import History, UserSpec, image_list  # noqa: E402
+from lastfm_history import (PERIOD_DAYS, History, UserSpec, _url_part, artist_image_list,  # noqa: E402
+                            image_list)
 
 FAULT_NAMES = ("error8", "error11", "error16", "http5xx", "stall", "truncated")
 MAX_GEN_SCROBBLES = 5_000_000
+TOP_MAX_LIMIT = 1000  # user.getTopArtists / user.getLovedTracks accept up to 1000 per page
+# built-in users whose overall top-artists total is exactly N (issue 4's edge cases)
+ARTIST_EDGE_USERS = (0, 1, 199, 200, 201, 3500)
+
+
+def artists_user_scrobbles(n_artists: int) -> int:
+    return 3 * n_artists + 5 if n_artists else 0
 
 MSG = {
     3: "Invalid Method - No method with that name in this package",
@@ -218,7 +227,9 @@ class Users:
                      UserSpec("heavy", 219625, seed, extra_playcount=1375),
                      UserSpec("empty", 0, seed, now_playing=False, extra_playcount=0),
                      UserSpec("one", 1, seed, now_playing=False, extra_playcount=0),
-                     UserSpec("private", 1000, seed, private=True)):
+                     UserSpec("private", 1000, seed, private=True),
+                     *(UserSpec("artists_%d" % a, artists_user_scrobbles(a), seed, artists=a)
+                       for a in ARTIST_EDGE_USERS)):
             self.specs[spec.name.lower()] = spec
 
     def put(self, spec: UserSpec):
@@ -331,6 +342,62 @@ def get_recent_tracks(state, params):
     return 200, {"recenttracks": {"track": tracks[0] if len(tracks) == 1 else tracks, "@attr": attr}}
 
 
+def _page_params(params, default_limit=50, max_limit=TOP_MAX_LIMIT):
+    limit = min(_int_param(params, "limit", default_limit, 1), max_limit)
+    page = _int_param(params, "page", 1, 0) or 1
+    if page > 1_000_000:
+        raise ApiError(6, 400, "Invalid parameters - page param out of bounds (1-1000000)")
+    return limit, page
+
+
+def _one_or_many(items):
+    return items[0] if len(items) == 1 else items
+
+
+def get_top_artists(state, params):
+    spec, h = _user(state, params)
+    if spec.private:
+        raise ApiError(17, 403)
+    period = (params.get("period") or "overall").lower()
+    if period not in PERIOD_DAYS:
+        raise ApiError(6, 400, "Invalid parameters - Invalid period parameter")
+    limit, page = _page_params(params)
+    rows = h.top_artists(period)
+    total = len(rows)
+    if total == 0 and spec.legacy_empty:
+        return 200, {"topartists": {"#text": "\n    ", "user": spec.name, "type": period,
+                                    "page": str(page), "perPage": str(limit), "totalPages": "0",
+                                    "total": "0"}}
+    start = (page - 1) * limit
+    images = artist_image_list()
+    items = []
+    for r in rows[start:start + limit]:
+        name = r["name"]
+        items.append({"name": name, "playcount": str(r["playcount"]), "mbid": r["mbid"],
+                      "url": "https://www.last.fm/music/" + _url_part(name), "streamable": "0",
+                      "image": images, "@attr": {"rank": str(r["rank"])}})
+    attr = {"user": spec.name, "type": period, "page": str(page), "perPage": str(limit),
+            "totalPages": str(math.ceil(total / limit)), "total": str(total)}
+    return 200, {"topartists": {"artist": _one_or_many(items), "@attr": attr}}
+
+
+def get_loved_tracks(state, params):
+    spec, h = _user(state, params)
+    if spec.private:
+        raise ApiError(17, 403)
+    limit, page = _page_params(params)
+    loved = h.loved()
+    total = len(loved)
+    if total == 0 and spec.legacy_empty:
+        return 200, {"lovedtracks": {"#text": "\n", "user": spec.name, "page": str(page),
+                                     "perPage": str(limit), "totalPages": "0", "total": "0"}}
+    start = (page - 1) * limit
+    items = [h.loved_item(cid, uts) for cid, uts in loved[start:start + limit]]
+    attr = {"user": spec.name, "page": str(page), "perPage": str(limit),
+            "totalPages": str(math.ceil(total / limit)), "total": str(total)}
+    return 200, {"lovedtracks": {"track": _one_or_many(items), "@attr": attr}}
+
+
 def get_info(state, params):
     spec, h = _user(state, params)
     artists, tracks, albums = h.counts()
@@ -354,8 +421,9 @@ def _user(state, params):
     return spec, state.users.history(spec)
 
 
-METHODS = {"user.getrecenttracks": get_recent_tracks, "user.getinfo": get_info}
-FAULTABLE = ("user.getrecenttracks", "user.getinfo")
+METHODS = {"user.getrecenttracks": get_recent_tracks, "user.getinfo": get_info,
+           "user.gettopartists": get_top_artists, "user.getlovedtracks": get_loved_tracks}
+FAULTABLE = ("user.getrecenttracks", "user.getinfo", "user.gettopartists", "user.getlovedtracks")
 
 
 # --------------------------------------------------------------------------------------------
@@ -541,13 +609,19 @@ class Handler(BaseHTTPRequestHandler):
                     name = str(b.get("name") or "")
                     if not name:
                         return self._fail(400, "name is required")
-                    n = int(b.get("scrobbles", 0))
+                    artists = b.get("artists")
+                    if artists is not None:
+                        artists = int(artists)
+                    if "scrobbles" in b or artists is None:
+                        n = int(b.get("scrobbles", 0))
+                    else:
+                        n = artists_user_scrobbles(artists)
                     if n < 0 or n > MAX_GEN_SCROBBLES:
                         return self._fail(400, "scrobbles out of range")
                     spec = UserSpec(name, n, int(b.get("seed", 1)), private=b.get("private", False),
                                     legacy_empty=b.get("legacy_empty", False),
                                     now_playing=b.get("now_playing"),
-                                    extra_playcount=b.get("extra_playcount"))
+                                    extra_playcount=b.get("extra_playcount"), artists=artists)
                     st.users.put(spec)
                     h = st.users.history(spec)  # generate now so the caller pays the cost
                     d = spec.to_json()
@@ -565,6 +639,16 @@ class Handler(BaseHTTPRequestHandler):
                 f = int(q["from"]) if q.get("from") else None
                 t = int(q["to"]) if q.get("to") else None
                 return self._ok(h.truth(f, t))
+            if path in ("/_admin/truth/artists", "/_admin/truth/loved") and cmd == "GET":
+                spec, h = self._admin_user(q.get("user"))
+                if spec is None:
+                    return self._fail(404, "unknown user")
+                if path.endswith("/loved"):
+                    return self._ok(h.loved_truth())
+                period = (q.get("period") or "overall").lower()
+                if period not in PERIOD_DAYS:
+                    return self._fail(400, "unknown period")
+                return self._ok(h.artists_truth(period))
             if path == "/_admin/scrobbles" and cmd in ("POST", "DELETE"):
                 b = self._json_body()
                 spec, h = self._admin_user(b.get("user"))
@@ -624,7 +708,8 @@ def main(argv=None):
 
     state = State(args)
     if args.pregenerate:
-        for name in ("demo", "heavy", "empty", "one", "private"):
+        for name in ("demo", "heavy", "empty", "one", "private",
+                     *("artists_%d" % a for a in ARTIST_EDGE_USERS)):
             state.users.history(state.users.spec(name))
     handler = type("BoundHandler", (Handler,), {"state": state})
     srv = Server((args.host, args.port), handler)

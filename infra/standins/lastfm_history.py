@@ -9,11 +9,16 @@ Data model (per user):
                         the canonical spelling, later sids are variant spellings or admin additions
   * history           - parallel lists ``neg_uts`` (ascending, i.e. uts descending = newest first)
                         and ``sids``; replaced copy-on-write so readers never need a lock.
+  * loved tracks      - canonical tracks flagged loved (about 5%) with a fixed loved date, plus a few
+                        loved tracks that were never scrobbled (about 1 per 500 scrobbles)
+  * top artists       - scrobbles grouped by the folded canonical artist of their canonical track,
+                        plus each artist's share of the untimestamped ``extra_playcount`` (overall only)
 """
 
 from __future__ import annotations
 
 import bisect
+import collections
 import itertools
 import math
 import random
@@ -154,6 +159,7 @@ def _url_part(s: str) -> str:
 IMG_BASE = "https://lastfm.freetls.fastly.net/i/u/"
 IMG_SIZES = (("small", "34s"), ("medium", "64s"), ("large", "174s"), ("extralarge", "300x300"))
 ARTIST_PLACEHOLDER = "2a96cbd8b46e442fc41c2b86b821562f.png"
+ARTIST_IMG_SIZES = IMG_SIZES + (("mega", "300x300"),)
 
 
 def image_list(name: str):
@@ -165,17 +171,33 @@ def image_list(name: str):
 _ARTIST_IMAGES = image_list(ARTIST_PLACEHOLDER)
 
 
+def artist_image_list(name: str = ARTIST_PLACEHOLDER):
+    """Five sizes (small .. mega), as in user.getTopArtists items."""
+    return [{"#text": IMG_BASE + p + "/" + name, "size": s} for s, p in ARTIST_IMG_SIZES]
+
+
+# user.getTopArtists periods -> days (None: everything, with the untimestamped plays)
+PERIOD_DAYS = {"overall": None, "7day": 7, "1month": 30, "3month": 90, "6month": 180,
+               "12month": 365}
+
+
 # --------------------------------------------------------------------------------------------
 # user spec
 
 class UserSpec:
     __slots__ = ("name", "scrobbles", "seed", "private", "legacy_empty", "now_playing",
-                 "extra_playcount")
+                 "extra_playcount", "artists")
 
     def __init__(self, name, scrobbles, seed, private=False, legacy_empty=False, now_playing=None,
-                 extra_playcount=None):
+                 extra_playcount=None, artists=None):
         self.name = name
         self.scrobbles = int(scrobbles)
+        # forced number of distinct (canonical) artists among the scrobbles, or None
+        self.artists = None if artists is None else int(artists)
+        if self.artists is not None:
+            if self.artists < 0 or self.artists > self.scrobbles or (
+                    self.artists == 0 and self.scrobbles > 0):
+                raise ValueError("artists must be within 1..scrobbles (0 only with 0 scrobbles)")
         self.seed = int(seed)
         self.private = bool(private)
         self.legacy_empty = bool(legacy_empty)
@@ -189,7 +211,8 @@ class UserSpec:
     def to_json(self):
         return {"name": self.name, "scrobbles": self.scrobbles, "seed": self.seed,
                 "private": self.private, "legacy_empty": self.legacy_empty,
-                "now_playing": self.now_playing, "extra_playcount": self.extra_playcount}
+                "now_playing": self.now_playing, "extra_playcount": self.extra_playcount,
+                "artists": self.artists}
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,13 +236,19 @@ class History:
         self.c_album_mbid: list[str] = []
         self.c_image: list[str] = []
         self.c_loved = bytearray()
+        self.c_sid: list[int] = []  # canonical spelling of each canonical track
+        self.c_loved_uts: dict[int, int] = {}  # cid -> loved date (fixed at generation)
         self.now_playing_sid: int | None = None
         self.registered = END_EPOCH
         self._item_cache: dict = {}
         self._exact: dict | None = None
         self._counts_cache = None
+        self._scrobbled_cache = None
+        self._groups_cache = None
+        self._top_cache: dict = {}
         self.view = ([], [])  # (neg_uts ascending, sids)
-        _generate(self, spec.scrobbles, spec.seed, spec.now_playing)
+        _generate(self, spec.scrobbles, spec.seed, spec.now_playing, spec.artists)
+        _generate_loved(self, spec.scrobbles, spec.seed, spec.artists)
 
     # ---- reading -------------------------------------------------------------------------
     def window(self, from_uts=None, to_uts=None):
@@ -279,20 +308,136 @@ class History:
             d["date"] = {"uts": str(uts), "#text": date_text(uts)}
         return d
 
+    def scrobbled_cids(self) -> set:
+        """Canonical ids with at least one scrobble in the current history (cached)."""
+        view = self.view
+        sc = self._scrobbled_cache
+        if sc is not None and sc[0] is view:
+            return sc[1]
+        sp_cid = self.sp_cid
+        cids = {sp_cid[s] for s in set(view[1])}
+        self._scrobbled_cache = (view, cids)
+        return cids
+
     def counts(self):
         """(artist_count, track_count, album_count) over the current history (cached)."""
         view = self.view
         cc = self._counts_cache
         if cc is not None and cc[0] is view:
             return cc[1]
-        cids = set()
-        for s in set(view[1]):
-            cids.add(self.sp_cid[s])
-        artists = {normalise(self.sp_artist[c]) for c in cids}
-        albums = {(normalise(self.sp_artist[c]), self.sp_album[c]) for c in cids if self.sp_album[c]}
+        cids = self.scrobbled_cids()
+        gid, _, _ = self._artist_groups()
+        artists = {gid[c] for c in cids}
+        c_sid = self.c_sid
+        albums = {(gid[c], self.sp_album[c_sid[c]]) for c in cids if self.sp_album[c_sid[c]]}
         res = (len(artists), len(cids), len(albums))
         self._counts_cache = (view, res)
         return res
+
+    # ---- artists -------------------------------------------------------------------------
+    def _artist_groups(self):
+        """(group id per cid, group display names, group mbids).  A group is the folded artist of
+        the track's canonical spelling; its name is the canonical spelling of its lowest cid."""
+        c_sid = self.c_sid
+        gc = self._groups_cache
+        if gc is not None and gc[0] == len(c_sid):
+            return gc[1]
+        by_key: dict[str, int] = {}
+        gid: list[int] = []
+        names: list[str] = []
+        mbids: list[str] = []
+        for cid in range(len(c_sid)):
+            a = self.sp_artist[c_sid[cid]]
+            k = normalise(a)
+            g = by_key.get(k)
+            if g is None:
+                g = by_key[k] = len(names)
+                names.append(a)
+                mbids.append(self.c_artist_mbid[cid])
+            gid.append(g)
+        res = (gid, names, mbids)
+        self._groups_cache = (len(c_sid), res)
+        return res
+
+    def top_artists(self, period: str = "overall"):
+        """Ranked artists as user.getTopArtists serves them (cached per history version):
+        [{"name", "mbid", "playcount", "scrobbles", "extra", "rank"}], playcount = scrobbles + extra.
+
+        ``overall`` counts every scrobble and spreads ``extra_playcount`` (untimestamped plays) over
+        the artists in proportion to their scrobbles (largest remainder; remainder ties go to the
+        artist with more scrobbles, then by name).  Other periods count the scrobbles of the last
+        N days of the history, ending at its newest scrobble, without extra plays."""
+        days = PERIOD_DAYS[period]
+        view = self.view
+        tc = self._top_cache.get(period)
+        if tc is not None and tc[0] is view:
+            return tc[1]
+        neg, sids = view
+        lo, hi = 0, len(neg)
+        if days is not None and neg:
+            newest = -neg[0]
+            _, _, lo, hi = self.window(newest - days * 86400, newest + 1)
+        gid, names, mbids = self._artist_groups()
+        sp_cid = self.sp_cid
+        per_group: dict[int, int] = {}
+        for sid, c in collections.Counter(sids[lo:hi]).items():
+            g = gid[sp_cid[sid]]
+            per_group[g] = per_group.get(g, 0) + c
+        extra = {g: 0 for g in per_group}
+        e = self.spec.extra_playcount if days is None else 0
+        total = sum(per_group.values())
+        if e > 0 and total > 0:
+            rems = []
+            for g, c in per_group.items():
+                q, r = divmod(e * c, total)
+                extra[g] = q
+                rems.append((-r, -c, names[g], g))
+            rems.sort()
+            for _, _, _, g in rems[: e - sum(extra.values())]:
+                extra[g] += 1
+        rows = [{"name": names[g], "mbid": mbids[g], "playcount": c + extra[g], "scrobbles": c,
+                 "extra": extra[g]} for g, c in per_group.items()]
+        rows.sort(key=lambda r: (-r["playcount"], r["name"]))
+        for i, r in enumerate(rows):
+            r["rank"] = i + 1
+        self._top_cache[period] = (view, rows)
+        return rows
+
+    # ---- loved tracks --------------------------------------------------------------------
+    def loved(self):
+        """[(cid, loved_uts)] newest first (ties: lower cid first)."""
+        return sorted(self.c_loved_uts.items(), key=lambda x: (-x[1], x[0]))
+
+    def loved_item(self, cid: int, uts: int):
+        sid = self.c_sid[cid]
+        artist, title = self.sp_artist[sid], self.sp_title[sid]
+        return {
+            "artist": {"#text": artist, "mbid": self.c_artist_mbid[cid]},
+            "name": title,
+            "streamable": "0",
+            "mbid": self.c_track_mbid[cid],
+            "album": {"#text": self.sp_album[sid], "mbid": self.c_album_mbid[cid]},
+            "url": "https://www.last.fm/music/" + _url_part(artist) + "/_/" + _url_part(title),
+            "image": image_list(self.c_image[cid]),
+            "date": {"#text": date_text(uts), "uts": str(uts)},
+        }
+
+    def loved_truth(self):
+        scrobbled = self.scrobbled_cids()
+        out = []
+        for cid, uts in self.loved():
+            sid = self.c_sid[cid]
+            out.append({"artist": self.sp_artist[sid], "title": self.sp_title[sid],
+                        "album": self.sp_album[sid], "loved_uts": uts,
+                        "scrobbled": cid in scrobbled})
+        return {"user": self.spec.name, "total": len(out), "tracks": out}
+
+    def artists_truth(self, period: str = "overall"):
+        rows = self.top_artists(period)
+        return {"user": self.spec.name, "period": period, "total": len(rows),
+                "extra_playcount": self.spec.extra_playcount if period == "overall" else 0,
+                "artists": [{"name": r["name"], "playcount": r["playcount"], "rank": r["rank"],
+                             "scrobbles": r["scrobbles"], "extra": r["extra"]} for r in rows]}
 
     def truth(self, from_uts=None, to_uts=None):
         neg, sids, lo, hi = self.window(from_uts, to_uts)
@@ -342,6 +487,7 @@ class History:
             self.c_album_mbid.append("")
             self.c_image.append("")
             self.c_loved.append(0)
+            self.c_sid.append(len(self.sp_cid))
             ex[(artist, title)] = cid
         sid = len(self.sp_cid)
         self.sp_artist.append(artist)
@@ -461,13 +607,24 @@ def _variant(rng, artist, title):
     return None
 
 
-def _generate(h: History, n: int, seed: int, now_playing: bool):
-    rng = random.Random("lastfm-standin:v1:%d:%d" % (n, seed))
+def _rng_tag(n: int, seed: int, forced_artists):
+    tag = "%d:%d" % (n, seed)
+    return tag if forced_artists is None else tag + ":a%d" % forced_artists
+
+
+def _generate(h: History, n: int, seed: int, now_playing: bool, forced_artists=None):
+    rng = random.Random("lastfm-standin:v1:" + _rng_tag(n, seed, forced_artists))
     r = rng.random
-    n_canon = max(1, n // 4)
+    if forced_artists is None:
+        n_canon = max(1, n // 4)
+        n_artists = max(1, min(len(SPECIAL_ARTISTS) + n_canon // 8, max(3, n_canon // 6)))
+    else:
+        # exactly forced_artists distinct artists: the first n_artists tracks go one to each
+        # artist and every canonical track is scrobbled at least once (n_canon <= n)
+        n_artists = max(1, forced_artists)
+        n_canon = max(1, min(n, max(n // 4, forced_artists + forced_artists // 2)))
 
     # ---- artists
-    n_artists = max(1, min(len(SPECIAL_ARTISTS) + n_canon // 8, max(3, n_canon // 6)))
     artists: list[str] = []
     artist_keys = set()
     specials = list(SPECIAL_ARTISTS)
@@ -539,7 +696,8 @@ def _generate(h: History, n: int, seed: int, now_playing: bool):
                     break
             continue
         # feat. siblings: same base title, DIFFERENT tracks
-        if r() < 0.04 and len(titles) + 2 <= n_canon and "feat" not in t:
+        if r() < 0.04 and len(titles) + 2 <= n_canon and "feat" not in t and (
+                forced_artists is None or len(titles) >= n_artists):
             f = rng.choice(_FEAT)
             add_track(ai, t + " (feat. " + f + ")")
             if len(titles) < n_canon:
@@ -556,6 +714,7 @@ def _generate(h: History, n: int, seed: int, now_playing: bool):
             alb, amb = rng.choice(album_of(ai))
         h.sp_album.append(alb)
         h.sp_cid.append(cid)
+        h.c_sid.append(cid)
         h.c_album_mbid.append(amb)
         h.c_artist_mbid.append(a_mbid[ai])
         h.c_track_mbid.append(_uuid(rng) if r() < 0.15 else "")
@@ -653,3 +812,67 @@ def _generate(h: History, n: int, seed: int, now_playing: bool):
     h.registered = start - int(span * 0.2) - 86400 - rng.randrange(86400)
     if now_playing:
         h.now_playing_sid = rng.randrange(n_canon)
+
+
+LOVED_UNSCROBBLED_PER = 500  # one never-scrobbled loved track per this many scrobbles
+
+
+def _generate_loved(h: History, n: int, seed: int, forced_artists=None):
+    """Loved dates for the loved canonical tracks, and a few loved tracks that were never scrobbled.
+    Uses its own RNG stream, so the scrobble history does not depend on it."""
+    rng = random.Random("lastfm-standin:loved:v1:" + _rng_tag(n, seed, forced_artists))
+    n_canon = len(h.c_sid)
+    neg, sids = h.view
+    if not neg:  # nothing scrobbled, nothing loved
+        for cid in range(n_canon):
+            h.c_loved[cid] = 0
+        return
+    loved = {cid for cid in range(n_canon) if h.c_loved[cid]}
+    if loved:
+        plays: dict[int, list[int]] = {}
+        sp_cid = h.sp_cid
+        for i in range(len(neg) - 1, -1, -1):  # oldest first
+            c = sp_cid[sids[i]]
+            if c in loved:
+                plays.setdefault(c, []).append(-neg[i])
+        for cid in sorted(loved):
+            ts = plays.get(cid) or [-neg[0]]
+            # loved while listening: a few minutes after one of its scrobbles
+            h.c_loved_uts[cid] = rng.choice(ts) + rng.randint(5, 240)
+
+    k = n // LOVED_UNSCROBBLED_PER
+    if n >= 100:
+        k = max(1, k)
+    if k == 0:
+        return
+    oldest, newest = -neg[-1], -neg[0]
+    keys = {(normalise(h.sp_artist[h.c_sid[c]]), normalise(h.sp_title[h.c_sid[c]]))
+            for c in range(n_canon)}
+    for _ in range(k):
+        if rng.random() < 0.5:  # an artist the user scrobbles
+            src = rng.randrange(n_canon)
+            artist, a_mbid = h.sp_artist[h.c_sid[src]], h.c_artist_mbid[src]
+        else:  # an artist the user never scrobbled
+            artist = _gen_artist_name(rng)
+            a_mbid = _uuid(rng) if rng.random() < 0.3 else ""
+        for _ in range(50):
+            title = _gen_title(rng)
+            key = (normalise(artist), normalise(title))
+            if key not in keys:
+                break
+        else:
+            continue
+        keys.add(key)
+        album = "" if rng.random() < 0.3 else rng.choice(_ALBUM_WORDS)
+        cid, sid = len(h.c_loved), len(h.sp_cid)
+        h.sp_artist.append(artist)
+        h.sp_title.append(title)
+        h.sp_album.append(album)
+        h.sp_cid.append(cid)
+        h.c_sid.append(sid)
+        h.c_track_mbid.append(_uuid(rng) if rng.random() < 0.15 else "")
+        h.c_artist_mbid.append(a_mbid)
+        h.c_album_mbid.append("")
+        h.c_image.append("%032x.jpg" % rng.getrandbits(128))
+        h.c_loved.append(1)
+        h.c_loved_uts[cid] = rng.randint(oldest, newest)

@@ -627,3 +627,355 @@ def test_failing_pages_and_deleted_users(srv):
     st, _ = srv.admin("/_admin/users", {"name": "flaky"}, method="DELETE")
     assert st == 200
     assert srv.api(method="user.getrecenttracks", user="flaky")[1]["error"] == 6
+
+
+# --------------------------------------------------------------------------------------------
+# (13) user.getTopArtists
+
+def top(s, user, **params):
+    status, body = s.api(method="user.gettopartists", user=user, **params)
+    assert status == 200, body
+    return body
+
+
+def artists_of(body):
+    a = body["topartists"].get("artist", [])
+    return [a] if isinstance(a, dict) else a
+
+
+def all_top_pages(s, user, limit=200, **params):
+    first = top(s, user, limit=limit, page=1, **params)
+    pages = int(first["topartists"]["@attr"]["totalPages"])
+    items = artists_of(first)
+    for p in range(2, pages + 1):
+        body = top(s, user, limit=limit, page=p, **params)
+        assert body["topartists"]["@attr"]["page"] == str(p)
+        items += artists_of(body)
+    return first, items
+
+
+def test_top_artists_shapes(srv):
+    cap = capture("inflatablefriends-UserGetTopArtistsMultiple.json")
+    ours = top(srv, "demo", limit=2, page=3)
+    assert isinstance(ours["topartists"]["artist"], list) and len(ours["topartists"]["artist"]) == 2
+    assert shape(ours) == shape(cap)
+    a = ours["topartists"]["artist"][0]
+    assert [i["size"] for i in a["image"]] == ["small", "medium", "large", "extralarge", "mega"]
+    assert a["streamable"] == "0" and a["@attr"] == {"rank": "5"}
+    assert a["url"].startswith("https://www.last.fm/music/")
+    assert ours["topartists"]["@attr"] == {"user": "demo", "type": "overall", "page": "3",
+                                           "perPage": "2", "totalPages": "101", "total": "202"}
+    cap1 = capture("inflatablefriends-UserGetTopArtistsSingle.json")
+    for user, params in (("artists_1", {}), ("one", {}), ("demo", {"limit": 1, "page": 9})):
+        ours = top(srv, user, **params)
+        assert isinstance(ours["topartists"]["artist"], dict), user
+        assert shape(ours) == shape(cap1), user
+    # empty: the modern shape; legacy_empty users get the old inline shape of the capture
+    assert top(srv, "artists_0") == {"topartists": {"artist": [], "@attr": {
+        "user": "artists_0", "type": "overall", "page": "1", "perPage": "50", "totalPages": "0",
+        "total": "0"}}}
+    assert top(srv, "empty")["topartists"]["artist"] == []
+    st, _ = srv.admin("/_admin/users", {"name": "legacy_ta", "scrobbles": 0, "seed": 1,
+                                        "legacy_empty": True})
+    assert st == 200
+    cap0 = capture("inflatablefriends-UserGetTopArtistsEmpty.json")
+    legacy = top(srv, "legacy_ta")
+    assert shape(legacy) == shape(cap0) and legacy["topartists"]["total"] == "0"
+    # a page past the end: [] with the requested page
+    past = top(srv, "demo", limit=200, page=3)
+    assert past["topartists"]["artist"] == [] and past["topartists"]["@attr"]["page"] == "3"
+
+
+@pytest.mark.parametrize("n,pages", [(0, 0), (1, 1), (199, 1), (200, 1), (201, 2), (3500, 18)])
+def test_top_artists_edge_users_paging(srv, n, pages):
+    user = "artists_%d" % n
+    first, items = all_top_pages(srv, user, limit=200)
+    attr = first["topartists"]["@attr"]
+    assert attr == {"user": user, "type": "overall", "page": "1", "perPage": "200",
+                    "totalPages": str(pages), "total": str(n)}
+    assert len(items) == n
+    assert [int(a["@attr"]["rank"]) for a in items] == list(range(1, n + 1))
+    pcs = [int(a["playcount"]) for a in items]
+    assert pcs == sorted(pcs, reverse=True) and all(p >= 1 for p in pcs)
+    assert len({normalise(a["name"]) for a in items}) == n
+    _, truth = srv.admin("/_admin/truth/artists?user=" + user)
+    assert truth["total"] == n
+    assert [(a["name"], a["playcount"], a["rank"]) for a in truth["artists"]] == \
+        [(a["name"], int(a["playcount"]), int(a["@attr"]["rank"])) for a in items]
+    # playcounts are the scrobbles grouped by artist (plus the artist's share of extra plays)
+    _, tt = srv.admin("/_admin/truth?user=" + user)
+    by_artist = collections.Counter()
+    for t in tt["tracks"]:
+        by_artist[normalise(t["artist"])] += t["playcount"]
+    assert {normalise(a["name"]): a["scrobbles"] for a in truth["artists"]} == dict(by_artist)
+    assert sum(a["extra"] for a in truth["artists"]) == (tt["extra_playcount"] if n else 0)
+    assert all(a["playcount"] == a["scrobbles"] + a["extra"] for a in truth["artists"])
+    # modest, skewed histories
+    assert tt["total_scrobbles"] == (3 * n + 5 if n else 0)
+    if n >= 199:
+        assert pcs[0] >= 5 * pcs[-1]
+    # getInfo agrees
+    _, info = srv.api(method="user.getinfo", user=user)
+    assert info["user"]["artist_count"] == str(n)
+
+
+def test_top_artists_canonical_names_and_extras(srv):
+    # heavy: more than 1,000 artists, extra (untimestamped) plays spread over the artists
+    first, items = all_top_pages(srv, "heavy", limit=1000)
+    attr = first["topartists"]["@attr"]
+    total = int(attr["total"])
+    assert total > 1000 and attr["perPage"] == "1000" and len(items) == total
+    assert attr["totalPages"] == str(-(-total // 1000))
+    _, truth = srv.admin("/_admin/truth/artists?user=heavy")
+    assert [a["name"] for a in truth["artists"]] == [a["name"] for a in items]
+    _, tt = srv.admin("/_admin/truth?user=heavy")
+    assert truth["extra_playcount"] == tt["extra_playcount"] == 1375
+    assert sum(int(a["playcount"]) for a in items) == tt["total_scrobbles"] + 1375
+    assert sum(a["scrobbles"] for a in truth["artists"]) == tt["total_scrobbles"]
+    assert int(items[0]["playcount"]) > truth["artists"][0]["scrobbles"]
+    # proportional shares (largest remainder)
+    for a in truth["artists"]:
+        share = 1375 * a["scrobbles"] / tt["total_scrobbles"]
+        assert int(share) <= a["extra"] <= int(share) + 1
+    # display names are the canonical spellings, never a variant spelling
+    names = {a["name"] for a in items}
+    assert "Beyoncé" in names and "BEYONCÉ" not in names and "Beyonce" not in names
+    _, recent = all_pages(srv, "demo")
+    spellings = collections.defaultdict(collections.Counter)
+    for t in recent:
+        spellings[normalise(t["artist"]["#text"])][t["artist"]["#text"]] += 1
+    _, demo_items = all_top_pages(srv, "demo", limit=1000)
+    assert any(len(v) > 1 for v in spellings.values())  # variants exist in the scrobbles
+    for a in demo_items:
+        assert a["name"] == spellings[normalise(a["name"])].most_common(1)[0][0]
+    # limits: default 50, clamp at 1000
+    assert top(srv, "heavy")["topartists"]["@attr"]["perPage"] == "50"
+    assert len(artists_of(top(srv, "heavy"))) == 50
+    big = top(srv, "heavy", limit=5000, page=0)
+    assert big["topartists"]["@attr"]["perPage"] == "1000" and len(artists_of(big)) == 1000
+    assert big["topartists"]["@attr"]["page"] == "1"
+    # an explicit extra_playcount on a created user
+    srv.admin("/_admin/users", {"name": "extras", "scrobbles": 1000, "seed": 4, "extra_playcount": 333})
+    _, tx = srv.admin("/_admin/truth/artists?user=extras")
+    assert sum(a["extra"] for a in tx["artists"]) == 333
+    assert sum(a["playcount"] for a in tx["artists"]) == 1333
+
+
+def test_top_artists_periods(srv):
+    _, overall = srv.admin("/_admin/truth/artists?user=heavy")
+    totals = []
+    for period in ("7day", "1month", "3month", "6month", "12month"):
+        body = top(srv, "heavy", period=period, limit=1000)
+        attr = body["topartists"]["@attr"]
+        assert attr["type"] == period
+        _, tr = srv.admin("/_admin/truth/artists?user=heavy&period=" + period)
+        assert int(attr["total"]) == tr["total"] and tr["extra_playcount"] == 0
+        assert [(a["name"], int(a["playcount"])) for a in artists_of(body)] == \
+            [(a["name"], a["playcount"]) for a in tr["artists"][:1000]]
+        totals.append(tr["total"])
+    assert 0 < totals[0] < totals[1] < totals[2] < totals[3] < totals[4] < overall["total"]
+    # the 7-day window ends at the newest scrobble
+    _, recent = srv.api(method="user.getrecenttracks", user="heavy", limit=200)
+    newest = int(tracks_of(recent)[1]["date"]["uts"])
+    _, win = srv.admin("/_admin/truth?user=heavy&from=%d&to=%d" % (newest - 7 * 86400, newest + 1))
+    _, week = srv.admin("/_admin/truth/artists?user=heavy&period=7day")
+    assert sum(a["playcount"] for a in week["artists"]) == win["total_scrobbles"]
+    assert top(srv, "demo", period="OVERALL")["topartists"]["@attr"]["total"] == "202"
+    st, body = srv.api(method="user.gettopartists", user="demo", period="2week")
+    assert st == 400 and body["error"] == 6 and body["message"].startswith("Invalid parameters")
+
+
+# --------------------------------------------------------------------------------------------
+# (14) user.getLovedTracks
+
+def loved(s, user, **params):
+    status, body = s.api(method="user.getlovedtracks", user=user, **params)
+    assert status == 200, body
+    return body
+
+
+def loved_of(body):
+    t = body["lovedtracks"].get("track", [])
+    return [t] if isinstance(t, dict) else t
+
+
+def all_loved_pages(s, user, limit=50):
+    first = loved(s, user, limit=limit, page=1)
+    items = loved_of(first)
+    for p in range(2, int(first["lovedtracks"]["@attr"]["totalPages"]) + 1):
+        items += loved_of(loved(s, user, limit=limit, page=p))
+    return first, items
+
+
+def test_loved_tracks_shapes(srv):
+    cap = capture("inflatablefriends-UserGetLovedTracksMultiple.json")
+    ours = loved(srv, "demo", limit=20, page=2)
+    assert isinstance(ours["lovedtracks"]["track"], list) and len(ours["lovedtracks"]["track"]) == 20
+    assert shape(ours) == shape(cap)
+    t = ours["lovedtracks"]["track"][0]
+    assert set(t["artist"]) == {"#text", "mbid"} and t["streamable"] == "0"
+    assert len(t["image"]) == 4 and t["date"]["uts"].isdigit()
+    assert ours["lovedtracks"]["@attr"] == {"user": "demo", "page": "2", "perPage": "20",
+                                            "totalPages": "4", "total": "67"}
+    cap1 = capture("inflatablefriends-UserGetLovedTracksSingle.json")
+    one = loved(srv, "demo", limit=1, page=5)
+    assert isinstance(one["lovedtracks"]["track"], dict)
+    assert shape(one) == shape(cap1)
+    assert loved(srv, "empty") == {"lovedtracks": {"track": [], "@attr": {
+        "user": "empty", "page": "1", "perPage": "50", "totalPages": "0", "total": "0"}}}
+    srv.admin("/_admin/users", {"name": "legacy_lv", "scrobbles": 0, "seed": 1, "legacy_empty": True})
+    legacy = loved(srv, "legacy_lv")
+    assert "track" not in legacy["lovedtracks"] and legacy["lovedtracks"]["total"] == "0"
+    # limits: default 50, clamp at 1000
+    assert loved(srv, "demo")["lovedtracks"]["@attr"]["perPage"] == "50"
+    big = loved(srv, "heavy", limit=5000)
+    assert big["lovedtracks"]["@attr"]["perPage"] == "1000" and len(loved_of(big)) == 1000
+
+
+@pytest.mark.parametrize("user", ["demo", "gen_2000_7", "artists_200"])
+def test_loved_tracks_content(srv, user):
+    first, items = all_loved_pages(srv, user, limit=20)
+    _, truth = srv.admin("/_admin/truth/loved?user=" + user)
+    assert int(first["lovedtracks"]["@attr"]["total"]) == truth["total"] == len(items)
+    assert [(t["artist"]["#text"], t["name"], int(t["date"]["uts"])) for t in items] == \
+        [(t["artist"], t["title"], t["loved_uts"]) for t in truth["tracks"]]
+    uts = [int(t["date"]["uts"]) for t in items]
+    assert uts == sorted(uts, reverse=True)  # newest loved first
+    # never-scrobbled loved tracks are in the list (about 1 per 500 scrobbles, at least 1)
+    _, recent = all_pages(srv, user, extended=1)
+    n = len(recent)
+    unscrobbled = [t for t in truth["tracks"] if not t["scrobbled"]]
+    assert len(unscrobbled) == max(1, n // 500)
+    played = {(normalise(t["artist"]["name"]), normalise(t["name"])) for t in recent}
+    for t in truth["tracks"]:
+        assert ((normalise(t["artist"]), normalise(t["title"])) in played) == t["scrobbled"]
+    # the extended `loved` flag agrees with the list
+    loved_keys = {(normalise(t["artist"]), normalise(t["title"])) for t in truth["tracks"]}
+    flagged = {(normalise(t["artist"]["name"]), normalise(t["name"])) for t in recent
+               if t["loved"] == "1"}
+    assert flagged == {k for k in loved_keys if k in played}
+    for t in recent:
+        assert (t["loved"] == "1") == ((normalise(t["artist"]["name"]), normalise(t["name"])) in loved_keys)
+    # about 5% of the scrobbled tracks are loved
+    distinct = len(played)
+    assert 0.02 * distinct < len(flagged) < 0.1 * distinct
+
+
+def test_loved_small_users(srv):
+    srv.admin("/_admin/users", {"name": "lv100", "scrobbles": 100, "seed": 9})
+    _, truth = srv.admin("/_admin/truth/loved?user=lv100")
+    assert sum(1 for t in truth["tracks"] if not t["scrobbled"]) == 1
+    srv.admin("/_admin/users", {"name": "lv99", "scrobbles": 99, "seed": 9})
+    _, truth = srv.admin("/_admin/truth/loved?user=lv99")
+    assert all(t["scrobbled"] for t in truth["tracks"])
+    _, truth = srv.admin("/_admin/truth/loved?user=empty")
+    assert truth == {"user": "empty", "total": 0, "tracks": []}
+    # scrobbling a never-scrobbled loved track (exact spelling) makes it scrobbled and flagged
+    _, truth = srv.admin("/_admin/truth/loved?user=lv100")
+    t = [x for x in truth["tracks"] if not x["scrobbled"]][0]
+    srv.admin("/_admin/scrobbles", {"user": "lv100", "scrobbles": [
+        {"artist": t["artist"], "title": t["title"], "album": t["album"], "uts": 1789999999}]})
+    _, truth2 = srv.admin("/_admin/truth/loved?user=lv100")
+    assert all(x["scrobbled"] for x in truth2["tracks"])
+    item = tracks_of(srv.recent("lv100", extended=1, limit=2))[1]
+    assert (item["name"], item["loved"]) == (t["title"], "1")
+
+
+# --------------------------------------------------------------------------------------------
+# (15) errors, admin, faults and determinism for the new methods
+
+def test_new_methods_errors(srv):
+    for method in ("user.getTopArtists", "user.getLovedTracks"):
+        for params, status, code in (
+                (dict(user="nobody_x"), 404, 6), (dict(user="private"), 403, 17), ({}, 400, 6),
+                (dict(user="demo", limit="0"), 400, 6), (dict(user="demo", limit="x"), 400, 6),
+                (dict(user="demo", page="-2"), 400, 6), (dict(user="demo", api_key="suspended"), 403, 26)):
+            p = {"method": method, "api_key": "k", "format": "json", **params}
+            st, _, raw = srv.raw(p)
+            body = json.loads(raw)
+            assert (st, body["error"]) == (status, code), (method, params)
+            assert isinstance(body["message"], str) and body["links"] == []
+        st, body = srv.api(method=method, user="private")
+        assert body["message"] == "Login: User required to be logged in"
+    st, _ = srv.admin("/_admin/truth/artists?user=nobody_x")
+    assert st == 404
+    st, _ = srv.admin("/_admin/truth/loved?user=nobody_x")
+    assert st == 404
+    st, _ = srv.admin("/_admin/truth/artists?user=demo&period=never")
+    assert st == 400
+
+
+def test_admin_forced_artists(srv):
+    st, u = srv.admin("/_admin/users", {"name": "forced", "artists": 750, "seed": 2})
+    assert st == 200 and u["artists"] == 750 and u["total_scrobbles"] == 3 * 750 + 5
+    assert top(srv, "forced", limit=1)["topartists"]["@attr"]["total"] == "750"
+    st, u = srv.admin("/_admin/users", {"name": "forced", "scrobbles": 20000, "artists": 40, "seed": 2})
+    assert st == 200 and u["total_scrobbles"] == 20000
+    _, tr = srv.admin("/_admin/truth/artists?user=forced")
+    assert tr["total"] == 40 and sum(a["scrobbles"] for a in tr["artists"]) == 20000
+    for bad in ({"scrobbles": 10, "artists": 11}, {"scrobbles": 10, "artists": 0},
+                {"scrobbles": 10, "artists": -1}):
+        st, _ = srv.admin("/_admin/users", {"name": "forced_bad", **bad})
+        assert st == 400, bad
+    st, u = srv.admin("/_admin/users", {"name": "forced0", "artists": 0})
+    assert st == 200 and u["total_scrobbles"] == 0
+    _, users = srv.admin("/_admin/users")
+    built_in = {x["name"]: x for x in users["users"]}
+    for n in (0, 1, 199, 200, 201, 3500):
+        assert built_in["artists_%d" % n]["artists"] == n
+    srv.admin("/_admin/users", {"name": "forced"}, method="DELETE")
+
+
+def test_new_methods_stats_and_faults(faulty):
+    s = faulty
+    s.admin("/_admin/stats/reset", {})
+    top(s, "demo")
+    loved(s, "demo")
+    _, stats = s.admin("/_admin/stats")
+    assert stats["by_method"] == {"user.gettopartists": 1, "user.getlovedtracks": 1}
+    for method in ("user.gettopartists", "user.getlovedtracks"):
+        s.admin("/_admin/config", {"faults": {"error8": 1.0}})
+        st, body = s.api(method=method, user="demo")
+        assert st == 200 and body["error"] == 8
+        s.admin("/_admin/config", {"faults": {"error8": 0.0, "http5xx": 1.0}})
+        assert s.raw({"method": method, "user": "demo", "api_key": "k"})[0] == 502
+        s.admin("/_admin/config", {"faults": {"http5xx": 0.0}})
+    _, stats = s.admin("/_admin/stats")
+    assert stats["errors_injected"]["error8"] == 2 and stats["errors_injected"]["http5xx"] == 2
+    # failing_pages is for recent tracks only
+    s.admin("/_admin/config", {"failing_pages": {"demo": [1]}})
+    try:
+        assert "topartists" in top(s, "demo") and "lovedtracks" in loved(s, "demo")
+    finally:
+        s.admin("/_admin/config", {"failing_pages": {"demo": []}})
+
+
+def test_new_methods_rate_limited():
+    s = Srv("--rate-limit", "3")
+    try:
+        for method in ("user.gettopartists", "user.getlovedtracks"):
+            time.sleep(1.1)  # refill
+            p = {"method": method, "user": "one", "api_key": "k", "format": "json"}
+            with cf.ThreadPoolExecutor(8) as ex:
+                res = list(ex.map(lambda _: s.raw(p), range(16)))
+            limited = [r for r in res if r[0] == 429]
+            assert limited and all(json.loads(r[2])["error"] == 29 for r in limited)
+    finally:
+        s.close()
+
+
+def test_new_methods_determinism_across_processes(srv):
+    other = Srv("--rate-limit", "0", "--seed", "1")
+    try:
+        for params in ({"method": "user.gettopartists", "user": "artists_3500", "limit": 200, "page": 7},
+                       {"method": "user.gettopartists", "user": "heavy", "limit": 1000, "page": 2},
+                       {"method": "user.gettopartists", "user": "demo", "period": "1month"},
+                       {"method": "user.getlovedtracks", "user": "heavy", "limit": 1000, "page": 3},
+                       {"method": "user.getlovedtracks", "user": "demo"}):
+            p = {"api_key": "k", "format": "json", **params}
+            assert srv.raw(p)[2] == other.raw(p)[2], params
+        for path in ("/_admin/truth/artists?user=artists_201", "/_admin/truth/loved?user=heavy",
+                     "/_admin/truth/artists?user=heavy"):
+            assert srv.admin(path) == other.admin(path), path
+    finally:
+        other.close()

@@ -112,6 +112,9 @@ describe("My Data with a synced Last.fm user", () => {
     assert.equal(await toggle.getAttribute("aria-controls"), "services-body");
     assert.equal(await page.locator("#services-body").isVisible(), false);
     await page.waitForFunction(() => document.getElementById("services-summary").textContent === "Last.fm connected");
+    await page.waitForFunction(() => /^Last synced/.test(document.getElementById("sync-headline").textContent));
+    assert.equal(await page.locator("#sync-progress").isVisible(), false, "no progress bar when nothing runs");
+    assert.equal(await page.locator("#sync-result").isVisible(), false);
     assert.equal(await page.locator("#service-marks .mark-lastfm.is-off").count(), 0, "Last.fm mark in colour");
     assert.equal(await page.locator("#service-marks .mark-spotify.is-off").count(), 1, "Spotify mark greyed");
     await page.locator("#songs-list > li").first().waitFor();

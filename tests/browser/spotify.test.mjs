@@ -124,6 +124,14 @@ describe("Spotify-only and merged rows", () => {
     await page.locator("#songs-list > li").first().waitFor();
     const rows = await loadUntil(page, "songs-list", "songs-more",
       (rs) => rs.some((r) => r.title === top.title && r.artist === top.artist));
+    const byKey = new Map(all.map((i) => [`${i.artist}\u0000${i.title}`, i]));
+    for (const r of rows) {
+      const item = byKey.get(`${r.artist}\u0000${r.title}`);
+      assert.ok(item, `${r.title} - ${r.artist} is not in the API's list`);
+      assert.deepEqual(r.sources, item.sources);
+      assert.equal(r.karaoke, item.karaoke_available === true, `${r.title}: karaoke pill as the API says`);
+      assert.equal(r.rank, typeof item.spotify_rank === "number" ? rankText(item.spotify_rank, item.spotify_time_range) : null);
+    }
     const row = rows.find((r) => r.title === top.title && r.artist === top.artist);
     assert.deepEqual(row.sources, top.sources);
     assert.equal(row.rank, rankText(top.spotify_rank, top.spotify_time_range));

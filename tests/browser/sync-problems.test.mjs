@@ -45,7 +45,8 @@ describe("sync problems in words", () => {
     await connectLastfmFromPage(page, lastfmUser);
     await collapseServices(page);
     await page.click("#sync-btn");
-    await page.waitForFunction(() => !document.getElementById("sync-result").hidden, null, { timeout: 240_000, polling: 500 });
+    await page.waitForFunction(() => !document.getElementById("sync-result").hidden, null, { timeout: 240_000, polling: 500 })
+      .catch(async (e) => { throw new Error(`no sync result on the page: ${JSON.stringify(await readSync(page))} (${e.message})`); });
     const s = await readSync(page);
     assert.equal(s.headline, "Your last sync finished with gaps.");
     assert.match(s.detail, /1 page of your history couldn't be fetched/);

@@ -130,10 +130,11 @@ function sentence(msg) {
   let s = String(msg || "").trim();
   if (!s) return "Something went wrong.";
   s = s[0].toUpperCase() + s.slice(1);
-  return /[.!?…]$/.test(s) ? s : `${s}.`;
+  return /[.!?…]["'”’)\]]*$/.test(s) ? s : `${s}.`;
 }
 
-function show(el, on = true) { el.hidden = !on; }
+/** show(el) shows; show(el, cond) shows when cond is truthy (undefined hides). */
+function show(el, ...on) { el.hidden = on.length ? !on[0] : false; }
 
 const SOURCE_LABELS = { spotify: "Spotify", lastfm: "Last.fm", manual: "Manual", quiz: "Quiz" };
 const TIME_RANGES = { short_term: "last 4 weeks", medium_term: "last 6 months", long_term: "all time" };
@@ -241,6 +242,7 @@ const state = {
   polling: null,         // timer id while following a sync
   followedJob: null,     // job id whose completion we should announce
   signedIn: false,
+  justFinished: false,   // the strip shows "Sync complete." until the next sync starts
   lastAnnounced: "",
 };
 
@@ -971,11 +973,17 @@ function renderSync() {
   btn.disabled = false;
   const finished = job.finished_at || job.created_at;
   const took = typeof job.duration_seconds === "number" ? ` in ${fmtDuration(job.duration_seconds)}` : "";
+  let pages = "";
+  if (typeof job.pages_total === "number") {
+    pages = typeof job.pages_done === "number" && job.pages_done !== job.pages_total
+      ? ` from ${fmtNum(job.pages_done)} of ${plural(job.pages_total, "page", "pages")}`
+      : ` from ${plural(job.pages_total, "page", "pages")}`;
+  }
   const read = typeof job.scrobbles_done === "number"
-    ? `${plural(job.scrobbles_done, "scrobble", "scrobbles")} read${typeof job.pages_total === "number" ? ` from ${plural(job.pages_total, "page", "pages")}` : ""}`
+    ? `${plural(job.scrobbles_done, "scrobble", "scrobbles")} read${pages}`
     : "";
   if (job.status === "done") {
-    show(progress, justFinished);
+    show(progress, Boolean(justFinished));
     if (justFinished) setProgress(100, job);
     headline.textContent = justFinished ? "Sync complete." : `Last synced ${fmtAgo(finished)}.`;
     headline.title = fmtDateTime(finished);

@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/me/services"),
     ("PUT", "/api/me/services/lastfm"),
     ("DELETE", "/api/me/services/lastfm"),
+    ("DELETE", "/api/me/services/spotify"),
     ("POST", "/api/me/sync"),
     ("GET", "/api/me/sync"),
     ("GET", "/api/me/songs"),
@@ -149,6 +150,9 @@ impl App {
             ("GET", "/api/me/services") => account::services(self, call).await,
             ("PUT", "/api/me/services/lastfm") => services::connect_lastfm(self, call).await,
             ("DELETE", "/api/me/services/lastfm") => services::disconnect_lastfm(self, call).await,
+            ("DELETE", "/api/me/services/spotify") => {
+                services::disconnect_spotify(self, call).await
+            }
             ("POST", "/api/me/sync") => routes::sync::start(self, call).await,
             ("GET", "/api/me/sync") => routes::sync::status(self, call).await,
             ("GET", "/api/me/songs") => library::songs(self, call).await,

@@ -6,6 +6,7 @@ use karaoke_shared::catalog::store::CatalogHit;
 use karaoke_shared::clock::rfc3339;
 use karaoke_shared::store::attr::{self, Item};
 use karaoke_shared::store::library::{ArtistRow, KnownSong, SongRow};
+use karaoke_shared::store::spotify::SpotifyService;
 use karaoke_shared::store::users::LastfmService;
 use karaoke_shared::sync::job::{Job, JobStatus};
 
@@ -60,6 +61,20 @@ pub fn lastfm_service(service: &LastfmService, playcount: Option<u64>) -> Value 
     v
 }
 
+pub fn spotify_service(service: &SpotifyService) -> Value {
+    json!({
+        "service": "spotify",
+        "connected": true,
+        "status": service.status,
+        "username": service.spotify_user_id,
+        "display_name": service.display_name,
+        "connected_at": rfc3339(service.connected_at),
+        "last_sync_at": service.last_sync_at.map(rfc3339),
+        "tracks": service.track_count,
+        "artists": service.artist_count,
+    })
+}
+
 /// Sources in a fixed order, so clients can compare lists.
 fn sources(lastfm: bool, spotify: bool, manual: bool, quiz: bool) -> Vec<&'static str> {
     [
@@ -78,7 +93,12 @@ pub fn song(row: &SongRow, karaoke: Option<&CatalogHit>) -> Value {
         "artist": row.artist,
         "title": row.title,
         "album": row.album,
-        "sources": sources(row.lastfm.is_some(), row.spotify.is_some(), row.known_song_id.is_some(), false),
+        "sources": sources(
+            row.lastfm.is_some() || row.lastfm_loved,
+            row.spotify.is_some(),
+            row.known_song_id.is_some(),
+            false
+        ),
         "playcount": row.lastfm.as_ref().map(|l| l.playcount),
         "first_scrobbled_at": row.lastfm.as_ref().map(|l| rfc3339(l.first_uts)),
         "last_scrobbled_at": row.lastfm.as_ref().map(|l| rfc3339(l.last_uts)),
@@ -178,6 +198,7 @@ mod tests {
             scrobbles_total: 800,
             scrobbles_done: 200,
             tracks_added: 0,
+            artists_total: 0,
             newest_uts: None,
             created_at: 0,
             started_at: Some(0),

@@ -59,6 +59,7 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
         scrobbles_total: attr::get_n_opt(item, "scrobbles_total")?.unwrap_or(0),
         scrobbles_done: attr::get_n_opt(item, "scrobbles_done")?.unwrap_or(0),
         tracks_added: attr::get_n_opt(item, "tracks_added")?.unwrap_or(0),
+        artists_total: attr::get_n_opt(item, "artists_total")?.unwrap_or(0),
         newest_uts: attr::get_n_opt(item, "newest_uts")?,
         created_at: attr::get_n(item, "created_at")?,
         started_at: attr::get_n_opt(item, "started_at")?,
@@ -157,6 +158,7 @@ impl Store {
         job: &Job,
         plan: UnitPlan,
         scrobbles_total: u64,
+        artists_total: u64,
         newest_uts: Option<i64>,
         now: i64,
     ) -> Result<Job, StoreError> {
@@ -167,6 +169,7 @@ impl Store {
              loved_pages = if_not_exists(loved_pages, :lp), \
              spotify_lists = if_not_exists(spotify_lists, :sl), \
              scrobbles_total = if_not_exists(scrobbles_total, :scrobbles), \
+             artists_total = if_not_exists(artists_total, :artists), \
              started_at = if_not_exists(started_at, :now), #status = :running, updated_at = :now",
         );
         let mut values = vec![
@@ -176,6 +179,7 @@ impl Store {
             (":lp", attr::n(plan.loved_pages)),
             (":sl", attr::n(plan.spotify_lists)),
             (":scrobbles", attr::n(scrobbles_total)),
+            (":artists", attr::n(artists_total)),
             (":now", attr::n(now)),
             (":running", attr::s("running")),
             (":queued", attr::s("queued")),

@@ -20,6 +20,8 @@ pub struct SongRow {
     /// The catalog id when the user added this song by hand.
     pub known_song_id: Option<String>,
     pub loved: bool,
+    /// In Last.fm's loved list (possibly never played).
+    pub lastfm_loved: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,7 @@ pub fn song_row(item: &Item) -> Result<SongRow, StoreError> {
         known_song_id: attr::get_s_opt(item, "known_song_id")?,
         loved: attr::get_bool_opt(item, "loved")?.unwrap_or(false)
             || attr::get_bool_opt(item, "lfm_loved")?.unwrap_or(false),
+        lastfm_loved: attr::get_bool_opt(item, "lfm_loved")?.unwrap_or(false),
     })
 }
 

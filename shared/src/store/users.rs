@@ -18,6 +18,8 @@ pub struct LastfmService {
     pub last_job_id: Option<String>,
     /// Distinct tracks in the current generation.
     pub track_count: u64,
+    /// Artists in the last refreshed top list.
+    pub artist_count: u64,
 }
 
 fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
@@ -29,6 +31,7 @@ fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
         last_sync_at: attr::get_n_opt(item, "last_sync_at")?,
         last_job_id: attr::get_s_opt(item, "last_job_id")?,
         track_count: attr::get_n_opt(item, "track_count")?.unwrap_or(0),
+        artist_count: attr::get_n_opt(item, "artist_count")?.unwrap_or(0),
     })
 }
 
@@ -79,6 +82,7 @@ impl Store {
                 last_sync_at: None,
                 last_job_id: None,
                 track_count: 0,
+                artist_count: 0,
             },
         };
         let mut item = Item::from([
@@ -114,6 +118,7 @@ impl Store {
             item.insert("last_job_id".into(), attr::s(j));
         }
         item.insert("track_count".into(), attr::n(service.track_count));
+        item.insert("artist_count".into(), attr::n(service.artist_count));
         self.metrics.write();
         self.db
             .put_item()
@@ -169,6 +174,10 @@ impl Store {
             request = request.expression_attribute_values(":zero", attr::n(0));
         }
         request = request.expression_attribute_values(":tracks", attr::n(job.tracks_added));
+        if job.plan.artist_pages > 0 || job.kind == JobKind::Full {
+            update.push_str(", artist_count = :artists");
+            request = request.expression_attribute_values(":artists", attr::n(job.artists_total));
+        }
         if let Some(newest) = job.newest_uts {
             update.push_str(", watermark_uts = :newest");
             condition

@@ -157,6 +157,7 @@ pub async fn request_sync(
                 scrobbles_total: 0,
                 scrobbles_done: 0,
                 tracks_added: 0,
+                artists_total: 0,
                 newest_uts: None,
                 created_at: now,
                 started_at: None,
@@ -211,6 +212,7 @@ mod tests {
             last_sync_at: None,
             last_job_id: None,
             track_count: 0,
+            artist_count: 0,
         }
     }
 
@@ -234,6 +236,7 @@ mod tests {
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,
+            artists_total: 0,
             newest_uts: None,
             created_at: 0,
             started_at: Some(0),

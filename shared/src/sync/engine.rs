@@ -83,6 +83,7 @@ impl<G: RateGate> Engine<G> {
             loved: None,
         };
         let mut scrobbles_total = 0;
+        let mut artists_total = 0;
         let mut newest = None;
         if !job.lastfm_user.is_empty() {
             let user = &job.lastfm_user;
@@ -105,6 +106,7 @@ impl<G: RateGate> Engine<G> {
                     Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
                 };
                 plan.artist_pages = artists.total_pages;
+                artists_total = artists.total;
                 plan.loved_pages = loved.total_pages;
                 first.artists = Some(artists);
                 first.loved = Some(loved);
@@ -116,7 +118,14 @@ impl<G: RateGate> Engine<G> {
         }
         let job = self
             .store
-            .set_job_totals(&job, plan, scrobbles_total, newest, now_secs())
+            .set_job_totals(
+                &job,
+                plan,
+                scrobbles_total,
+                artists_total,
+                newest,
+                now_secs(),
+            )
             .await?;
         info!(
             job_id,

@@ -90,6 +90,8 @@ pub struct Job {
     pub scrobbles_done: u64,
     /// Tracks this job added to its generation (for a full sync: every track it found).
     pub tracks_added: u64,
+    /// Artists in Last.fm's overall top list when the job started (0 when not refreshed).
+    pub artists_total: u64,
     /// Newest scrobble in the window; becomes the user's watermark when the job is done.
     pub newest_uts: Option<i64>,
     pub created_at: i64,
@@ -284,6 +286,7 @@ mod tests {
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,
+            artists_total: 0,
             newest_uts: None,
             created_at: 0,
             started_at: Some(100),

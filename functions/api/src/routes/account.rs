@@ -34,12 +34,16 @@ pub fn config(app: &App) -> Result<Reply, ApiError> {
 
 async fn services_view(app: &App, user_id: &str) -> Result<serde_json::Value, ApiError> {
     let lastfm = app.ctx.store.get_lastfm_service(user_id).await?;
+    let spotify = app.ctx.store.get_spotify_service(user_id).await?;
     Ok(json!([
         match &lastfm {
             Some(s) => views::lastfm_service(s, None),
             None => json!({"service": "lastfm", "connected": false, "status": "not_connected"}),
         },
-        json!({"service": "spotify", "connected": false, "status": "not_connected"}),
+        match &spotify {
+            Some(s) => views::spotify_service(s),
+            None => json!({"service": "spotify", "connected": false, "status": "not_connected"}),
+        },
     ]))
 }
 
@@ -54,6 +58,7 @@ pub async fn summary(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
     let user_id = call.user()?;
     let store = &app.ctx.store;
     let lastfm = store.get_lastfm_service(user_id).await?;
+    let spotify = store.get_spotify_service(user_id).await?;
     let known = store.known_songs(user_id).await?.len();
     let manual_artists = store.profile_counter(user_id, "manual_artists").await?;
     let last_sync = store.latest_job(user_id).await?;
@@ -61,10 +66,15 @@ pub async fn summary(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
         "counts": {
             "songs": {
                 "lastfm": lastfm.as_ref().map_or(0, |s| s.track_count),
-                "spotify": 0,
+                "spotify": spotify.as_ref().map_or(0, |s| s.track_count),
                 "manual": known,
             },
-            "artists": {"lastfm": 0, "spotify": 0, "manual": manual_artists, "quiz": 0},
+            "artists": {
+                "lastfm": lastfm.as_ref().map_or(0, |s| s.artist_count),
+                "spotify": spotify.as_ref().map_or(0, |s| s.artist_count),
+                "manual": manual_artists,
+                "quiz": 0,
+            },
         },
         "services": services_view(app, user_id).await?,
         "last_sync": last_sync.map(|j| views::job(&j, call.now)),

@@ -55,3 +55,15 @@ pub async fn disconnect_lastfm(app: &App, call: &Call<'_>) -> Result<Reply, ApiE
         Err(ApiError::NotFound("Last.fm is not connected".into()))
     }
 }
+
+pub async fn disconnect_spotify(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user_id = call.user()?;
+    if app.ctx.store.delete_spotify_connection(user_id).await? {
+        info!(user_id, "Spotify disconnected");
+        Ok(Reply::ok(
+            json!({"service": "spotify", "connected": false, "data_kept": true}),
+        ))
+    } else {
+        Err(ApiError::NotFound("Spotify is not connected".into()))
+    }
+}
