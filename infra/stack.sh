@@ -21,7 +21,8 @@ LASTFM_PORT="${LASTFM_PORT:-5056}"
 SPOTIFY_PORT="${SPOTIFY_PORT:-5057}"
 # Extra flags for the Last.fm stand-in, e.g. LASTFM_STANDIN_ARGS="--latency-ms 80 --quiet".
 LASTFM_STANDIN_ARGS="${LASTFM_STANDIN_ARGS:-}"
-SPOTIFY_STANDIN_ARGS="${SPOTIFY_STANDIN_ARGS:-}"
+# The stand-in knows the same client as the functions (SPOTIFY_CLIENT_ID/SECRET defaults in deploy.py).
+SPOTIFY_STANDIN_ARGS="${SPOTIFY_STANDIN_ARGS:---client-id local-spotify-client --client-secret local-spotify-secret --quiet}"
 
 # The interpreter pip installed into, resolved once: the services are started
 # with a scrubbed environment in which a pyenv/venv shim might not resolve.

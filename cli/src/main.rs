@@ -4,6 +4,7 @@ mod bench;
 mod bench_api;
 mod catalog;
 mod demo;
+mod migrate;
 mod progress;
 mod stack;
 
@@ -21,6 +22,7 @@ commands:
   import-catalog FILE  load a karaoke catalog CSV (Id,Artist,Title,Brands) into the table
       --name NAME      restart point name (default: the file name)
       --dry-run        check the file without writing
+  migrate-legacy FILE  import the old system's user_songs export (JSON lines) [--name NAME] [--dry-run]
 
 environment: API_URL, DEV_JWT_SECRET, LASTFM_ADMIN_URL, LASTFM_RATE_LIMIT (from .local/stack.env),
   DEMO_LASTFM_USER (default demo; a real username when LASTFM_API_URL points at Last.fm)";
@@ -33,6 +35,7 @@ async fn main() -> ExitCode {
         Some("bench-sync") => bench::sync(&args[1..]).await,
         Some("import-catalog") => catalog::import(&args[1..]).await,
         Some("bench-api") => bench_api::run().await,
+        Some("migrate-legacy") => migrate::run(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -44,11 +44,24 @@ impl Context {
         LastfmClient::new(self.config.lastfm.clone(), gate)
     }
 
+    /// The Spotify client, when this deployment has a Spotify app (client id and secret).
+    pub fn spotify(&self) -> Option<crate::spotify::SpotifyClient> {
+        match crate::spotify::SpotifyConfig::from_env().and_then(crate::spotify::SpotifyClient::new)
+        {
+            Ok(client) => Some(client),
+            Err(e) => {
+                tracing::info!(reason = %e, "Spotify is not configured");
+                None
+            }
+        }
+    }
+
     pub fn engine(&self) -> Result<Engine<DynamoRateGate>, LastfmError> {
         Ok(Engine {
             store: self.store.clone(),
             queues: self.queues.clone(),
             lastfm: self.lastfm()?,
+            spotify: self.spotify(),
             max_receives: self.config.max_receives,
         })
     }

@@ -34,12 +34,12 @@ describe("My Data with a synced Last.fm user", () => {
   });
 
   test("a new user sees what to do: empty states name the next step", async () => {
+    await page.waitForFunction(() => /haven't synced/.test(document.getElementById("sync-headline").textContent));
     await page.locator("#songs-state .empty").waitFor();
     assert.match(await page.locator("#songs-state").textContent(), /Connect Last\.fm to see your songs/);
     await page.locator("#artists-state .empty").waitFor();
     assert.match(await page.locator("#artists-state").textContent(), /Connect Last\.fm to see your artists/);
     await page.waitForFunction(() => document.getElementById("services-summary").textContent === "No services connected");
-    assert.match(await page.locator("#sync-headline").textContent(), /haven't synced/);
   });
 
   test("the Last.fm username is validated inline (client and server)", async () => {
@@ -80,6 +80,15 @@ describe("My Data with a synced Last.fm user", () => {
     assert.ok(resumed.after.visible, "after the reload the progress bar is shown again");
     assert.ok(resumed.after.now >= resumed.before, `resumed at ${resumed.after.now}% after ${resumed.before}%`);
 
+    const job = (await apiCall(token, "GET", "api/me/sync")).data;
+    assert.equal(job.status, "done");
+    assert.ok(job.pages_total >= 100, "at least the 100 pages of scrobbles");
+    const counts = (await apiCall(token, "GET", "api/me/summary")).data.counts;
+    const total = (g) => Object.values(g).reduce((a, n) => a + n, 0);
+    const fmt = (n) => new Intl.NumberFormat("en-US").format(n);
+    // The completion message, with the totals from GET api/me/summary once they arrive.
+    const have = `You now have ${fmt(total(counts.songs))} songs and ${fmt(total(counts.artists))} artists.`;
+    await page.waitForFunction((t) => document.getElementById("sync-detail").textContent.includes(t), have);
     const s = await page.evaluate(() => ({
       headline: document.getElementById("sync-headline").textContent,
       detail: document.getElementById("sync-detail").textContent,
@@ -87,11 +96,9 @@ describe("My Data with a synced Last.fm user", () => {
       scrobbles: document.getElementById("sync-scrobbles").textContent,
     }));
     assert.equal(s.headline, "Sync complete.");
-    assert.match(s.detail, /20,000 scrobbles read from 100 pages/);
-    assert.equal(s.pages, "100 of 100");
+    assert.match(s.detail, new RegExp(`^20,000 scrobbles read from ${fmt(job.pages_total)} pages in `));
+    assert.equal(s.pages, `${fmt(job.pages_total)} of ${fmt(job.pages_total)}`);
     assert.equal(s.scrobbles, "20,000 of 20,000");
-    const job = (await apiCall(token, "GET", "api/me/sync")).data;
-    assert.equal(job.status, "done");
   });
 
   test("sections come in order: Preferences, Artists You Know, Songs You Know, Connected Services", async () => {
@@ -300,7 +307,7 @@ describe("My Data with a synced Last.fm user", () => {
   test("Spotify's answer after its sign-in is shown in words", async () => {
     const storage = { "karaoke.session": await page.evaluate(() => sessionStorage.getItem("karaoke.session")) };
     const d = await newPage(browser, { storage });
-    await d.page.goto(`${base.url}?spotify=error&reason=access_denied`);
+    await d.page.goto(`${base.url}?spotify=error&reason=denied`);
     await d.page.locator("#notice").waitFor({ state: "visible" });
     assert.match(await d.page.locator("#notice-text").textContent(), /You cancelled on Spotify/);
     assert.equal(await d.page.getAttribute("#services-toggle", "aria-expanded"), "true", "services opened to retry");

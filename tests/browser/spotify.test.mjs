@@ -115,6 +115,9 @@ describe("Spotify-only and merged rows", () => {
       assert.equal(r.rank, null);
     }
     await page.locator("#artists").screenshot({ path: shot("artists-merged.png"), animations: "disabled" });
+    await page.evaluate((n) => [...document.querySelectorAll("#artists-list > li")]
+      .find((li) => li.dataset.name === n)?.scrollIntoView({ block: "center" }), spotifyOnly.name);
+    await page.locator("#artists").screenshot({ path: shot("artists-spotify-only.png"), animations: "disabled" });
   });
 
   test("song rows: Spotify top tracks show their rank, merged songs their plays too", async () => {

@@ -402,6 +402,7 @@ pub mod engine_harness {
                 store: store.clone(),
                 queues,
                 lastfm,
+                spotify: None,
                 max_receives: 5,
             };
             Harness {

@@ -172,6 +172,7 @@ class ApiError extends Error {
 }
 
 let sessionAbort = new AbortController();
+const REQUEST_TIMEOUT_MS = 30_000;
 
 function statusMessage(status) {
   if (status === 401) return "Your session has ended. Please sign in again.";
@@ -197,16 +198,24 @@ async function api(method, path, body, { auth = true } = {}) {
   if (s) headers.Authorization = `Bearer ${s.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
+  const aborted = sessionAbort.signal;
+  // A request that hangs ends in an error the person can act on, not an endless spinner.
+  const signal = typeof AbortSignal.any === "function" && typeof AbortSignal.timeout === "function"
+    ? AbortSignal.any([aborted, AbortSignal.timeout(REQUEST_TIMEOUT_MS)])
+    : aborted;
   try {
     res = await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
-      signal: sessionAbort.signal,
+      signal,
     });
   } catch (e) {
-    if (e && e.name === "AbortError") throw new ApiError(0, "aborted", "Cancelled.");
+    if (aborted.aborted) throw new ApiError(0, "aborted", "Cancelled.");
+    if (e && e.name === "TimeoutError") {
+      throw new ApiError(0, "timeout", "The server took too long to answer. Please try again.");
+    }
     throw new ApiError(0, "network", "We couldn't reach the server. Check your connection and try again.");
   }
   const text = await res.text();
@@ -866,6 +875,7 @@ async function poll() {
 function finishFollowing() {
   state.followedJob = null;
   state.justFinished = true;
+  state.summary = null; // counts from before the sync would be wrong: wait for fresh ones
   renderSync();
   // Fresh data: reload the lists, the counts and the services' last-sync times.
   artistsList.reset();
@@ -988,7 +998,7 @@ function renderSync() {
     headline.textContent = justFinished ? "Sync complete." : `Last synced ${fmtAgo(finished)}.`;
     headline.title = fmtDateTime(finished);
     const counts = state.summary?.counts;
-    const have = counts
+    const have = counts && sumCounts(counts.songs) + sumCounts(counts.artists) > 0
       ? ` You now have ${plural(sumCounts(counts.songs), "song", "songs")} and ${plural(sumCounts(counts.artists), "artist", "artists")}.`
       : "";
     detail.textContent = `${read ? `${sentence(read + took)}` : ""}${have}`.trim();
@@ -1427,6 +1437,9 @@ const SPOTIFY_REASONS = {
   invalid_state: "That Spotify sign-in link was already used or is not valid. Please try again.",
   reused_state: "That Spotify sign-in link was already used. Please try again.",
   exchange_failed: "Spotify didn't complete the connection. Please try again.",
+  refused: "Spotify refused the connection. Please try again.",
+  missing_state: "Spotify's answer was incomplete. Please try again.",
+  missing_code: "Spotify's answer was incomplete. Please try again.",
 };
 
 async function boot() {

@@ -17,6 +17,8 @@ use crate::routes::{account, library, services};
 pub struct App {
     pub ctx: Context,
     pub lastfm: LastfmClient<DynamoRateGate>,
+    /// None when no Spotify app is configured for this deployment.
+    pub spotify: Option<karaoke_shared::spotify::SpotifyClient>,
 }
 
 /// Everything the API serves. The OpenAPI test checks this list against docs/openapi.yaml.
@@ -29,6 +31,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/me/services/lastfm"),
     ("DELETE", "/api/me/services/lastfm"),
     ("DELETE", "/api/me/services/spotify"),
+    ("GET", "/api/me/services/spotify/connect"),
+    ("GET", "/api/services/spotify/callback"),
     ("POST", "/api/me/sync"),
     ("GET", "/api/me/sync"),
     ("GET", "/api/me/songs"),
@@ -77,18 +81,29 @@ impl Call<'_> {
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
+    /// Set for redirects (the Spotify sign-in callback sends the browser back to the page).
+    pub location: Option<String>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body,
-        }
+        Self::with(StatusCode::OK, body)
     }
 
     pub fn with(status: StatusCode, body: Value) -> Self {
-        Self { status, body }
+        Self {
+            status,
+            body,
+            location: None,
+        }
+    }
+
+    pub fn redirect(location: String) -> Self {
+        Self {
+            status: StatusCode::FOUND,
+            body: Value::Null,
+            location: Some(location),
+        }
     }
 }
 
@@ -150,6 +165,12 @@ impl App {
             ("GET", "/api/me/services") => account::services(self, call).await,
             ("PUT", "/api/me/services/lastfm") => services::connect_lastfm(self, call).await,
             ("DELETE", "/api/me/services/lastfm") => services::disconnect_lastfm(self, call).await,
+            ("GET", "/api/me/services/spotify/connect") => {
+                routes::spotify::connect(self, call).await
+            }
+            ("GET", "/api/services/spotify/callback") => {
+                routes::spotify::callback(self, call).await
+            }
             ("DELETE", "/api/me/services/spotify") => {
                 services::disconnect_spotify(self, call).await
             }
@@ -177,6 +198,14 @@ impl App {
 }
 
 fn json_response(reply: Reply) -> Response<Body> {
+    if let Some(location) = reply.location {
+        return Response::builder()
+            .status(reply.status)
+            .header("location", location)
+            .header("cache-control", "no-store")
+            .body(Body::Empty)
+            .expect("redirect headers are valid");
+    }
     Response::builder()
         .status(reply.status)
         .header("content-type", "application/json")

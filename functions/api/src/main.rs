@@ -9,7 +9,12 @@ async fn main() -> Result<(), Error> {
     karaoke_shared::telemetry::init();
     let ctx = Context::from_env().await?;
     let lastfm = ctx.lastfm()?;
-    let app = Arc::new(App { ctx, lastfm });
+    let spotify = ctx.spotify();
+    let app = Arc::new(App {
+        ctx,
+        lastfm,
+        spotify,
+    });
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Error>(app.handle(req).await) }

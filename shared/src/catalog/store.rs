@@ -87,6 +87,12 @@ pub fn song_item(song: &CatalogSong) -> Item {
         attr::s(crate::store::keys::catalog_id_gsi_pk(&song.id)),
     );
     item.insert("gsi1sk".into(), attr::s("SONG"));
+    // And by artist, most common picks first, for recommendations.
+    item.extend(crate::recommend::candidates::catalog_artist_index(
+        &song.artist,
+        song.brand_count,
+        &song.id,
+    ));
     item
 }
 

@@ -126,11 +126,52 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_secret() {
-        let c = SpotifyConfig::new("my-client", "super-secret-value").with_redirect_uri("https://x/cb");
+        let c =
+            SpotifyConfig::new("my-client", "super-secret-value").with_redirect_uri("https://x/cb");
         let s = format!("{c:?}");
         assert!(!s.contains("super-secret-value"), "{s}");
         assert!(s.contains("<redacted>"));
         assert!(s.contains("my-client"));
+    }
+
+    // The only test that touches SPOTIFY_* variables (nothing else in the crate reads them).
+    #[test]
+    fn from_env_requires_client_credentials() {
+        let names = [
+            "SPOTIFY_API_URL",
+            "SPOTIFY_ACCOUNTS_URL",
+            "SPOTIFY_CLIENT_ID",
+            "SPOTIFY_CLIENT_SECRET",
+            "SPOTIFY_REDIRECT_URI",
+            "SPOTIFY_TIMEOUT_MS",
+        ];
+        for n in names {
+            std::env::remove_var(n);
+        }
+        match SpotifyConfig::from_env() {
+            Err(SpotifyError::Config(m)) => assert!(m.contains("SPOTIFY_CLIENT_ID")),
+            other => panic!("{other:?}"),
+        }
+        std::env::set_var("SPOTIFY_CLIENT_ID", "cid");
+        assert!(matches!(
+            SpotifyConfig::from_env(),
+            Err(SpotifyError::Config(m)) if m.contains("SPOTIFY_CLIENT_SECRET")
+        ));
+        std::env::set_var("SPOTIFY_CLIENT_SECRET", "sec");
+        let c = SpotifyConfig::from_env().unwrap();
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.accounts_url, DEFAULT_ACCOUNTS_URL);
+        assert_eq!(c.redirect_uri, None);
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+        std::env::set_var("SPOTIFY_ACCOUNTS_URL", "http://127.0.0.1:5057/");
+        std::env::set_var("SPOTIFY_API_URL", "http://127.0.0.1:5057/v1");
+        std::env::set_var("SPOTIFY_REDIRECT_URI", "http://127.0.0.1:3000/cb");
+        let c = SpotifyConfig::from_env().unwrap();
+        assert_eq!(c.accounts_url, "http://127.0.0.1:5057");
+        assert_eq!(c.redirect_uri.as_deref(), Some("http://127.0.0.1:3000/cb"));
+        for n in names {
+            std::env::remove_var(n);
+        }
     }
 
     #[test]
@@ -139,6 +180,9 @@ mod tests {
         assert_eq!(c.accounts_url, "http://127.0.0.1:5057");
         assert_eq!(c.api_url, "http://127.0.0.1:5057/v1");
         assert_eq!(c.token_url(), "http://127.0.0.1:5057/api/token");
-        assert_eq!(base_url(None, DEFAULT_API_URL), "https://api.spotify.com/v1");
+        assert_eq!(
+            base_url(None, DEFAULT_API_URL),
+            "https://api.spotify.com/v1"
+        );
     }
 }

@@ -10,6 +10,7 @@ use super::error::SpotifyError;
 
 /// The paging object of `/v1/me/top/{artists|tracks}`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub struct Paging<T> {
     #[serde(default)]
     pub items: Vec<Option<T>>,
@@ -361,9 +362,12 @@ mod tests {
 
     #[test]
     fn full_artist_shape_parses() {
-        let p: Paging<Artist> =
-            parse_json(page(vec![full_artist("a1", "ABBA")], 0, 1).to_string().as_bytes())
-                .unwrap();
+        let p: Paging<Artist> = parse_json(
+            page(vec![full_artist("a1", "ABBA")], 0, 1)
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
         let a = p.items[0].clone().unwrap().into_top(1).unwrap();
         assert_eq!(a.popularity, Some(87));
         assert_eq!(
@@ -375,9 +379,12 @@ mod tests {
 
     #[test]
     fn development_mode_artist_parses_without_optional_fields() {
-        let p: Paging<Artist> =
-            parse_json(page(vec![dev_artist("a1", "ABBA")], 0, 1).to_string().as_bytes())
-                .unwrap();
+        let p: Paging<Artist> = parse_json(
+            page(vec![dev_artist("a1", "ABBA")], 0, 1)
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
         let raw = p.items[0].clone().unwrap();
         assert!(raw.followers.is_none());
         let a = raw.into_top(1).unwrap();
@@ -439,7 +446,9 @@ mod tests {
     }
 
     fn artists(range: std::ops::Range<u32>, offset: u32, total: u32) -> Paging<Artist> {
-        let items = range.map(|i| full_artist(&format!("id{i}"), &format!("n{i}"))).collect();
+        let items = range
+            .map(|i| full_artist(&format!("id{i}"), &format!("n{i}")))
+            .collect();
         serde_json::from_value(page(items, offset, total)).unwrap()
     }
 

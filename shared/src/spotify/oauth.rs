@@ -78,10 +78,8 @@ fn encode(s: &str) -> String {
 /// [`exchange_code_pkce`]. Without a configured redirect URI the parameter is left out and
 /// Spotify will refuse the request: set one with [`SpotifyConfig::with_redirect_uri`].
 pub fn authorize_url(config: &SpotifyConfig, state: &str, code_challenge: Option<&str>) -> String {
-    let mut params: Vec<(&str, &str)> = vec![
-        ("client_id", &config.client_id),
-        ("response_type", "code"),
-    ];
+    let mut params: Vec<(&str, &str)> =
+        vec![("client_id", &config.client_id), ("response_type", "code")];
     match config.redirect_uri.as_deref() {
         Some(uri) => params.push(("redirect_uri", uri)),
         None => warn!("building a Spotify authorize URL without a redirect URI"),
@@ -191,12 +189,23 @@ async fn token_request(
             .bytes()
             .await
             .map_err(|e| transport_error(e, config.timeout))?;
-        debug!(grant, status, bytes = body.len(), "Spotify accounts answered");
+        debug!(
+            grant,
+            status,
+            bytes = body.len(),
+            "Spotify accounts answered"
+        );
         let result = parse_token_response(status, retry_after, &body, now);
         match result {
             Err(SpotifyError::Http { status, .. }) if status >= 500 && attempt < TOKEN_ATTEMPTS => {
                 let delay = TOKEN_RETRY_DELAY * 2u32.pow(attempt - 1);
-                warn!(grant, status, attempt, delay_ms = delay.as_millis() as u64, "retrying Spotify token request");
+                warn!(
+                    grant,
+                    status,
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying Spotify token request"
+                );
                 tokio::time::sleep(delay).await;
             }
             other => return other,
@@ -275,12 +284,12 @@ pub fn parse_token_response(
             serde_json::from_slice(body).map_err(|e| SpotifyError::Malformed {
                 detail: format!("token response: {e}"),
             })?;
-        let access_token = t
-            .access_token
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| SpotifyError::Malformed {
-                detail: "token response without access_token".into(),
-            })?;
+        let access_token =
+            t.access_token
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| SpotifyError::Malformed {
+                    detail: "token response without access_token".into(),
+                })?;
         return Ok(Tokens {
             access_token,
             refresh_token: t.refresh_token.filter(|s| !s.is_empty()),
@@ -426,8 +435,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let e = parse_token_response(503, None, b"<html>Service temporarily unavailable</html>", 0)
-            .unwrap_err();
+        let e = parse_token_response(
+            503,
+            None,
+            b"<html>Service temporarily unavailable</html>",
+            0,
+        )
+        .unwrap_err();
         assert!(matches!(e, SpotifyError::Http { status: 503, .. }));
         assert_eq!(e.disposition(), super::super::Disposition::Transient);
         let e = parse_token_response(
@@ -437,7 +451,9 @@ mod tests {
             0,
         )
         .unwrap_err();
-        assert!(matches!(e, SpotifyError::Token { status: 400, ref error, .. } if error == "unsupported_grant_type"));
+        assert!(
+            matches!(e, SpotifyError::Token { status: 400, ref error, .. } if error == "unsupported_grant_type")
+        );
         assert_eq!(e.disposition(), super::super::Disposition::Permanent);
     }
 

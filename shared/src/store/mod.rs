@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod library;
 pub mod rate_gate;
 pub mod spotify;
+pub mod spotify_lists;
 pub mod tracks;
 pub mod users;
 

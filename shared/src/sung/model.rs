@@ -383,7 +383,7 @@ pub fn apply(
 
     // Newest performance first; of two surveys of the same moment, the one recorded last.
     record.history.insert(0, survey.clone());
-    record.history.sort_by(|a, b| b.sung_at.cmp(&a.sung_at));
+    record.history.sort_by_key(|s| std::cmp::Reverse(s.sung_at));
     record.history.truncate(MAX_HISTORY);
     record.latest = record.history.first().cloned();
     if let Some(latest) = &record.latest {
@@ -475,7 +475,10 @@ mod tests {
                 "song_id": "KS1", "rating": 3, "client_request_id": "r", "sung_at": at
             }))
         };
-        assert_eq!(body(json!(1_700_000_000)).unwrap().sung_at, Some(1_700_000_000));
+        assert_eq!(
+            body(json!(1_700_000_000)).unwrap().sung_at,
+            Some(1_700_000_000)
+        );
         assert_eq!(
             body(json!("2023-11-14T22:13:20Z")).unwrap().sung_at,
             Some(1_700_000_000)
@@ -491,11 +494,19 @@ mod tests {
     #[test]
     fn unknown_fields_and_answers_are_refused() {
         let parse = |v: Value| serde_json::from_value::<SungSubmission>(v);
-        assert!(parse(json!({"song_id": "a", "rating": 3, "client_request_id": "r", "x": 1})).is_err());
+        assert!(
+            parse(json!({"song_id": "a", "rating": 3, "client_request_id": "r", "x": 1})).is_err()
+        );
         assert!(parse(json!({"song_id": "a", "rating": 3, "client_request_id": "r", "vocal_range": "way_too_high"})).is_err());
         assert!(parse(json!({"song_id": "a", "rating": 3, "client_request_id": "r", "crowd_response": "LovedIt"})).is_err());
-        assert!(parse(json!({"song_id": "a", "client_request_id": "r"})).is_err(), "rating is required");
-        assert!(parse(json!({"song_id": "a", "rating": 3})).is_err(), "request id is required");
+        assert!(
+            parse(json!({"song_id": "a", "client_request_id": "r"})).is_err(),
+            "rating is required"
+        );
+        assert!(
+            parse(json!({"song_id": "a", "rating": 3})).is_err(),
+            "request id is required"
+        );
         assert!(parse(json!({"song_id": "a", "rating": 300, "client_request_id": "r"})).is_err());
     }
 
@@ -514,12 +525,18 @@ mod tests {
             assert_eq!(field(submission("r", None, r)), "ok");
         }
         assert_eq!(field(submission("", None, 3)), "client_request_id");
-        assert_eq!(field(submission(&"x".repeat(65), None, 3)), "client_request_id");
+        assert_eq!(
+            field(submission(&"x".repeat(65), None, 3)),
+            "client_request_id"
+        );
         assert_eq!(field(submission(&"x".repeat(64), None, 3)), "ok");
         assert_eq!(field(submission("a b", None, 3)), "client_request_id");
         assert_eq!(field(submission("a#b", None, 3)), "client_request_id");
         assert_eq!(field(submission("r", Some(MIN_SUNG_AT - 1), 3)), "sung_at");
-        assert_eq!(field(submission("r", Some(NOW + FUTURE_SLACK_SECS + 1), 3)), "sung_at");
+        assert_eq!(
+            field(submission("r", Some(NOW + FUTURE_SLACK_SECS + 1), 3)),
+            "sung_at"
+        );
         assert_eq!(field(submission("r", Some(NOW - 3600), 3)), "ok");
         let mut s = submission("r", None, 3);
         s.song_id = "  ".into();
@@ -549,8 +566,14 @@ mod tests {
                 max: 500
             })
         );
-        assert_eq!(with("tab\there"), Err(InputError::Control { field: "notes" }));
-        assert_eq!(with("bell\u{7}"), Err(InputError::Control { field: "notes" }));
+        assert_eq!(
+            with("tab\there"),
+            Err(InputError::Control { field: "notes" })
+        );
+        assert_eq!(
+            with("bell\u{7}"),
+            Err(InputError::Control { field: "notes" })
+        );
     }
 
     #[test]
@@ -583,14 +606,22 @@ mod tests {
         assert_eq!(b.updated_at, Some(NOW + 5));
 
         // A retry of either submission changes nothing.
-        assert_eq!(apply(Some(b.clone()), &song(), &first, NOW + 9), Applied::Duplicate);
-        assert_eq!(apply(Some(b.clone()), &song(), &second, NOW + 9), Applied::Duplicate);
+        assert_eq!(
+            apply(Some(b.clone()), &song(), &first, NOW + 9),
+            Applied::Duplicate
+        );
+        assert_eq!(
+            apply(Some(b.clone()), &song(), &second, NOW + 9),
+            Applied::Duplicate
+        );
     }
 
     #[test]
     fn a_backdated_performance_counts_but_does_not_become_the_latest() {
         let recent = submission("new", Some(NOW - 60), 2).validate(NOW).unwrap();
-        let old = submission("old", Some(NOW - 86_400 * 30), 5).validate(NOW).unwrap();
+        let old = submission("old", Some(NOW - 86_400 * 30), 5)
+            .validate(NOW)
+            .unwrap();
         let a = updated(apply(None, &song(), &recent, NOW));
         let b = updated(apply(Some(a), &song(), &old, NOW));
         assert_eq!(b.times_sung, 2);
@@ -614,7 +645,10 @@ mod tests {
         assert_eq!(r.sung_at.len(), MAX_SUNG_DATES);
         assert_eq!(r.history.len(), MAX_HISTORY);
         assert_eq!(r.request_ids.len(), MAX_REQUEST_IDS);
-        assert_eq!(r.request_ids.last().unwrap(), &format!("r{}", MAX_SUNG_DATES + 19));
+        assert_eq!(
+            r.request_ids.last().unwrap(),
+            &format!("r{}", MAX_SUNG_DATES + 19)
+        );
         assert_eq!(r.sung_at[0], NOW - 100_000 + MAX_SUNG_DATES as i64 + 19);
         assert!(r.sung_at.windows(2).all(|w| w[0] >= w[1]));
     }
@@ -666,7 +700,9 @@ mod tests {
 
     #[test]
     fn views_use_rfc3339() {
-        let s = submission("r", Some(1_700_000_000), 5).validate(NOW).unwrap();
+        let s = submission("r", Some(1_700_000_000), 5)
+            .validate(NOW)
+            .unwrap();
         let r = updated(apply(None, &song(), &s, NOW));
         let v = r.view();
         assert_eq!(v["sung_at"], json!(["2023-11-14T22:13:20Z"]));

@@ -28,6 +28,8 @@ pub struct Engine<G> {
     pub store: Store,
     pub queues: Queues,
     pub lastfm: LastfmClient<G>,
+    /// None when this deployment has no Spotify app configured.
+    pub spotify: Option<crate::spotify::SpotifyClient>,
     pub max_receives: u32,
 }
 
@@ -238,29 +240,6 @@ impl<G: RateGate> Engine<G> {
         }
     }
 
-    /// Spotify lists need the Spotify client, which this engine does not have yet: the unit is
-    /// settled as failed with a message, so the job still ends and says what is missing.
-    async fn run_spotify(
-        &self,
-        job: &Job,
-        index: u32,
-        _receive_count: u32,
-    ) -> Result<(), SyncError> {
-        let unit = Unit::Spotify(index);
-        let message = format!(
-            "{} could not be fetched: Spotify is not configured.",
-            unit.describe(&job.plan)
-        );
-        if let Some(updated) = self
-            .store
-            .mark_page_failed(job, unit.id(), &message, now_secs())
-            .await?
-        {
-            self.settle(updated).await?;
-        }
-        Ok(())
-    }
-
     /// Records the page, folds it into the user's tracks, then counts it on the job.
     async fn apply_scrobbles(
         &self,
@@ -283,7 +262,7 @@ impl<G: RateGate> Engine<G> {
             .await
     }
 
-    async fn count_unit(
+    pub(super) async fn count_unit(
         &self,
         job: &Job,
         unit: Unit,
@@ -485,6 +464,10 @@ impl<G: RateGate> Engine<G> {
         }
     }
 
+    pub(super) async fn settle_public(&self, job: Job) -> Result<(), SyncError> {
+        self.settle(job).await
+    }
+
     /// Ends the job once every unit is counted or given up on. Safe to call repeatedly.
     async fn settle(&self, job: Job) -> Result<(), SyncError> {
         let Some(total) = job.pages_total else {
@@ -503,6 +486,20 @@ impl<G: RateGate> Engine<G> {
         } else {
             JobStatus::Partial
         };
+        if job.plan.spotify_lists > 0 {
+            use crate::store::spotify_lists::ListKind;
+            let tracks = self
+                .store
+                .spotify_distinct(&job.user_id, ListKind::Tracks)
+                .await?;
+            let artists = self
+                .store
+                .spotify_distinct(&job.user_id, ListKind::Artists)
+                .await?;
+            self.store
+                .record_spotify_sync(&job.user_id, tracks, artists, now)
+                .await?;
+        }
         if let Some(finished) = self.store.finish_job(&job, status, now).await? {
             info!(
                 job_id = %finished.job_id,

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod job;
 pub mod messages;
 pub mod schedule;
+pub mod spotify_unit;
 
 use crate::cursor::CursorError;
 use crate::lastfm::LastfmError;
@@ -20,6 +21,8 @@ pub enum SyncError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Lastfm(#[from] LastfmError),
+    #[error(transparent)]
+    Spotify(#[from] crate::spotify::SpotifyError),
     #[error("sweep cursor: {0}")]
     Cursor(#[from] CursorError),
 }

@@ -2,4 +2,5 @@ pub mod account;
 pub mod dev;
 pub mod library;
 pub mod services;
+pub mod spotify;
 pub mod sync;

@@ -1,0 +1,276 @@
+//! Spotify through the deployed stack and the Spotify stand-in: connect → callback → sync →
+//! read; single-use, expiring state; token refresh and rotation; a revoked token; Development
+//! Mode payloads; 429s; and the same artist merged across Last.fm, Spotify and a manual entry.
+
+use std::time::Duration;
+
+use karaoke_tests::{unique, var, Api, Lastfm};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// These tests change the stand-in's global settings (Development Mode, 429s): one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn spotify_admin() -> String {
+    var("SPOTIFY_ADMIN_URL")
+}
+
+async fn admin(path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", spotify_admin()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}");
+    r.json().await.unwrap()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Runs the sign-in as a browser would; returns where the callback sent the browser.
+async fn sign_in(api: &Api, spotify_user: &str, deny: bool) -> (String, String) {
+    let r = api.get("/api/me/services/spotify/connect").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let authorize = r.body["authorize_url"].as_str().unwrap().to_string();
+    assert!(authorize.contains("scope=user-top-read"), "{authorize}");
+    let http = no_redirects();
+    let mut url = format!("{authorize}&standin_user={spotify_user}");
+    if deny {
+        url.push_str("&standin_deny=1");
+    }
+    let consent = http.get(&url).send().await.unwrap();
+    assert_eq!(consent.status(), StatusCode::FOUND);
+    let callback = location(&consent);
+    let back = http.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::FOUND);
+    (callback, location(&back))
+}
+
+async fn connected(spotify_user: &str) -> Api {
+    let api = Api::as_user(&unique("sp"));
+    let (_, page) = sign_in(&api, spotify_user, false).await;
+    assert!(page.ends_with("/?spotify=connected"), "{page}");
+    api
+}
+
+async fn sync(api: &Api) -> Value {
+    let r = api.start_sync().await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    api.wait_for_sync(Duration::from_secs(240)).await
+}
+
+#[tokio::test]
+async fn connect_callback_sync_and_read_top_lists() {
+    let _serial = SERIAL.lock().await;
+    let api = connected("spotify-demo").await;
+    let services = api.get("/api/me/services").await.body;
+    assert_eq!(services["services"][1]["connected"], true);
+    assert_eq!(services["services"][1]["status"], "connected");
+    assert!(
+        !services.to_string().contains("token"),
+        "no token ever leaves the API: {services}"
+    );
+    let job = sync(&api).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["pages_total"], 6, "six Spotify lists");
+    let top = api.get("/api/me/top-tracks").await.body;
+    let sizes: Vec<usize> = top["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["items"].as_array().unwrap().len())
+        .collect();
+    // short_term is empty for the demo user; duplicates inside a list are dropped.
+    assert_eq!(sizes[0], 0, "{top}");
+    assert!(
+        sizes[1] >= 70 && sizes[1] < 75 && sizes[2] >= 95 && sizes[2] < 99,
+        "{sizes:?}"
+    );
+    let songs = api.all("songs").await;
+    assert!(!songs.is_empty());
+    assert!(songs
+        .iter()
+        .all(|s| s["sources"] == json!(["spotify"]) && s["spotify_rank"].is_u64()));
+    let ranks: Vec<u64> = songs
+        .iter()
+        .map(|s| s["spotify_rank"].as_u64().unwrap())
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "best rank first");
+    assert_eq!(songs[0]["spotify_rank"], 1);
+    let artists = api.all("artists").await;
+    assert!(artists.iter().all(|a| a["spotify_time_range"].is_string()));
+    assert!(artists.iter().any(|a| a["spotify_popularity"].is_u64()));
+    let summary = api.get("/api/me/summary").await.body;
+    assert_eq!(
+        summary["counts"]["songs"]["spotify"].as_u64().unwrap() as usize,
+        songs.len()
+    );
+}
+
+#[tokio::test]
+async fn states_are_single_use_denials_are_reported_and_disconnect_forgets_tokens() {
+    let _serial = SERIAL.lock().await;
+    let api = Api::as_user(&unique("state"));
+    let (callback, page) = sign_in(&api, &unique("sp-user"), false).await;
+    assert!(page.ends_with("?spotify=connected"), "{page}");
+    let again = no_redirects().get(&callback).send().await.unwrap();
+    assert!(
+        location(&again).ends_with("?spotify=error&reason=invalid_state"),
+        "reused state"
+    );
+    let (_, denied) = sign_in(&Api::as_user(&unique("deny")), &unique("sp-user"), true).await;
+    assert!(denied.ends_with("?spotify=error&reason=denied"), "{denied}");
+    let forged = format!(
+        "{}/api/services/spotify/callback?state=forged&code=x",
+        var("API_URL")
+    );
+    let r = no_redirects().get(&forged).send().await.unwrap();
+    assert!(location(&r).ends_with("reason=invalid_state"));
+    assert_eq!(
+        api.call(Method::DELETE, "/api/me/services/spotify", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/api/me/services").await.body["services"][1]["connected"],
+        false
+    );
+    assert_eq!(
+        api.call(Method::DELETE, "/api/me/services/spotify", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_kept() {
+    let _serial = SERIAL.lock().await;
+    let user = unique("sp-rot");
+    let api = connected(&user).await;
+    admin("/_admin/expire", json!({"user": user})).await;
+    let job = sync(&api).await;
+    assert_eq!(job["status"], "done", "{job}");
+    // Again: works only if the rotated refresh token was stored.
+    admin("/_admin/expire", json!({"user": user})).await;
+    let job = sync(&api).await;
+    assert_eq!(job["status"], "done", "{job}");
+}
+
+#[tokio::test]
+async fn a_revoked_token_marks_the_service_for_reconnection() {
+    let _serial = SERIAL.lock().await;
+    let user = unique("sp-rev");
+    let api = connected(&user).await;
+    admin("/_admin/revoke", json!({"user": user})).await;
+    admin("/_admin/expire", json!({"user": user})).await;
+    let job = sync(&api).await;
+    assert_eq!(job["status"], "partial", "{job}");
+    assert!(
+        job["errors"]
+            .to_string()
+            .to_lowercase()
+            .contains("reconnect"),
+        "{job}"
+    );
+    assert_eq!(
+        api.get("/api/me/services").await.body["services"][1]["status"],
+        "needs_reconnect"
+    );
+}
+
+#[tokio::test]
+async fn development_mode_payloads_and_429s_are_handled() {
+    let _serial = SERIAL.lock().await;
+    admin(
+        "/_admin/config",
+        json!({"dev_mode": true, "rate_limit_next": 3, "retry_after": 1}),
+    )
+    .await;
+    let api = connected(&unique("sp-dev")).await;
+    let job = sync(&api).await;
+    admin(
+        "/_admin/config",
+        json!({"dev_mode": false, "rate_limit_next": 0}),
+    )
+    .await;
+    assert_eq!(job["status"], "done", "{job}");
+    let artists = api.all("artists").await;
+    assert!(!artists.is_empty());
+    assert!(
+        artists
+            .iter()
+            .all(|a| a.get("spotify_popularity").is_none()),
+        "no empty pill: the field is absent"
+    );
+    let top = api
+        .get("/api/me/top-tracks?time_range=long_term")
+        .await
+        .body;
+    assert!(top["lists"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t.get("popularity").is_none()));
+}
+
+#[tokio::test]
+async fn one_artist_from_three_sources_is_one_row() {
+    let _serial = SERIAL.lock().await;
+    let lastfm = Lastfm::new();
+    let name = format!("m{}", &unique("m")[2..12]);
+    lastfm.create_user(&name, 200, 61).await;
+    let now = karaoke_shared::clock::now_secs();
+    let plays: Vec<Value> = (0..30)
+        .map(|i| json!({"artist": "Queen", "title": "Bohemian Rhapsody", "uts": now - 10_000 - i}))
+        .collect();
+    lastfm.add_scrobbles(&name, json!(plays)).await;
+    let api = connected("spotify-demo").await;
+    assert_eq!(api.connect_lastfm(&name).await.status, StatusCode::OK);
+    assert_eq!(
+        api.call(
+            Method::POST,
+            "/api/me/artists",
+            Some(json!({"name": "queen"}))
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let job = sync(&api).await;
+    assert_eq!(job["status"], "done", "{job}");
+    let artists = api.all("artists").await;
+    let queens: Vec<&Value> = artists
+        .iter()
+        .filter(|a| a["name"].as_str().unwrap().eq_ignore_ascii_case("queen"))
+        .collect();
+    assert_eq!(queens.len(), 1, "{queens:?}");
+    let q = queens[0];
+    assert_eq!(q["sources"], json!(["lastfm", "spotify", "manual"]));
+    assert!(q["lastfm_playcount"].as_u64().unwrap() >= 30);
+    assert!(q["spotify_rank"].is_u64() && q["spotify_time_range"].is_string());
+    let songs = api.all("songs").await;
+    let bohemian: Vec<&Value> = songs
+        .iter()
+        .filter(|s| s["title"] == "Bohemian Rhapsody")
+        .collect();
+    assert_eq!(
+        bohemian.len(),
+        1,
+        "the Last.fm and Spotify song are one row"
+    );
+    assert_eq!(bohemian[0]["sources"], json!(["lastfm", "spotify"]));
+    assert_eq!(bohemian[0]["playcount"], 30);
+}
