@@ -312,28 +312,6 @@ mod tests {
         assert_eq!(last.line, 20_001);
     }
 
-    /// `CATALOG_CSV=/tmp/catalog.csv cargo test -p karaoke-shared --release dry_run_of_a_catalog_file -- --ignored --nocapture`
-    #[tokio::test]
-    #[ignore = "reads the catalog file named by CATALOG_CSV"]
-    async fn dry_run_of_a_catalog_file() {
-        let Ok(path) = std::env::var("CATALOG_CSV") else {
-            eprintln!("CATALOG_CSV is not set: skipped");
-            return;
-        };
-        let started = std::time::Instant::now();
-        let report = import_file(&offline_store(), Path::new(&path), "x", true, |_| {})
-            .await
-            .unwrap();
-        eprintln!(
-            "{} rows, {} good, {} bad in {:?}; first bad: {:?}",
-            report.total_rows,
-            report.imported,
-            report.bad_rows,
-            started.elapsed(),
-            report.skipped_bad.first()
-        );
-    }
-
     #[test]
     fn the_sample_catalog_is_clean() {
         let text = include_str!("../../../infra/catalog/sample.csv");

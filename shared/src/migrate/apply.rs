@@ -26,11 +26,13 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::record::{rating_from_average, Plan, SongPart};
+use super::record::{Plan, SongPart};
 use crate::library::{sort_key_with_loved, SpotifyRank, MAX_NOTES_CHARS};
 use crate::store::attr::{self, Item};
 use crate::store::keys;
 use crate::store::{Store, StoreError};
+use crate::sung::model::{is_favorite, rating_from_average};
+use crate::sung::store::sung_index_attributes;
 
 /// The map of contributions on every item the migration writes.
 pub const LEGACY_ATTR: &str = "legacy";
@@ -97,10 +99,9 @@ pub enum Write {
 pub enum PutCondition {
     /// The item must not exist.
     Absent,
-    /// A known song: its `legacy_rev` is still the one read.
-    LegacyRev(u64),
-    /// A sung record: its `version` is still the one read.
-    Version(u64),
+    /// Its `legacy_rev` is still the one read (`unversioned`: and it still has no `version`,
+    /// which the sung-songs code sets on every write of its own).
+    LegacyRev { rev: u64, unversioned: bool },
 }
 
 /// What one contribution did to one item.
@@ -404,9 +405,14 @@ fn read_row(item: Option<&Item>) -> Result<RowRead, StoreError> {
         version: attr::get_n_opt(i, "version")?.unwrap_or(0),
         playcount: attr::get_n_opt(i, "playcount")?,
         lastfm_is_legacy: attr::get_s_opt(i, "generation")?.as_deref() == Some(LEGACY_MARK),
+        // A Spotify refresh keeps a rank per time range (`sp_long_term`, ...); the migration
+        // writes none.
         spotify_is_legacy: spotify.as_ref().is_some_and(|sp| {
             sp.time_range == LEGACY_TIME_RANGE
                 && attr::get_n_opt::<u32>(i, "sp_legacy_rank").ok().flatten() == Some(sp.rank)
+                && crate::library::TIME_RANGES
+                    .iter()
+                    .all(|r| !i.contains_key(&format!("sp_{r}")))
         }),
         spotify,
         known_id: attr::get_s_opt(i, "known_song_id")?,
@@ -417,14 +423,24 @@ fn read_row(item: Option<&Item>) -> Result<RowRead, StoreError> {
     })
 }
 
+/// Which of a user's services have had a real sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// The Last.fm account finished a full sync (`SERVICE#lastfm` has a `generation`): no
+    /// legacy Last.fm part is written any more.
+    pub lastfm: bool,
+    /// A Spotify refresh ran (`SERVICE#spotify` has a `last_sync_at`): no legacy Spotify part
+    /// is written any more.
+    pub spotify: bool,
+}
+
 /// What a song row's decision needs besides the item and the contributions.
 #[derive(Debug, Clone, Copy)]
 pub struct RowContext<'a> {
     pub user_id: &'a str,
     pub target: &'a SongTarget,
-    /// The user's Last.fm account has finished a real full sync: its counts are the truth, so
-    /// no legacy Last.fm part is written any more.
-    pub lastfm_synced: bool,
+    /// What the user's real syncs have done: their data is the truth.
+    pub synced: Synced,
     /// Stands in for a known song's missing `created_at` (kept once written).
     pub now: i64,
 }
@@ -438,8 +454,8 @@ pub fn decide_row(
     ctx: &RowContext<'_>,
 ) -> Result<Decision, StoreError> {
     let read = read_row(existing)?;
-    let lastfm_owned = !ctx.lastfm_synced && (read.playcount.is_none() || read.lastfm_is_legacy);
-    let spotify_owned = read.spotify.is_none() || read.spotify_is_legacy;
+    let lastfm_owned = !ctx.synced.lastfm && (read.playcount.is_none() || read.lastfm_is_legacy);
+    let spotify_owned = !ctx.synced.spotify && (read.spotify.is_none() || read.spotify_is_legacy);
     let known_owned = read.known_id.is_none() || read.known_is_legacy;
     // Ownership does not depend on what the migration writes, so whether a record's entry goes
     // on the row never depends on the order records come in (or on how many runs it took).
@@ -756,7 +772,10 @@ pub fn decide_known(
         item.insert("legacy_rev".into(), n(rev.unwrap_or(0) + 1));
         match existing {
             None => PutCondition::Absent,
-            Some(_) => PutCondition::LegacyRev(rev.unwrap_or(0)),
+            Some(_) => PutCondition::LegacyRev {
+                rev: rev.unwrap_or(0),
+                unversioned: false,
+            },
         }
     }))
 }
@@ -764,18 +783,17 @@ pub fn decide_known(
 /// Decides the write of one sung record (`SUNG#<song id>`): `times_sung` (the most any record
 /// says; records of one song describe the same performances), `last_sung_at` (the latest),
 /// `average_rating` and `rating` (rounded) from the record with the most performances,
-/// `source = "legacy"`. A record the sung-songs code has written since is left alone.
+/// `source = "legacy"`, no `version`, and the list-index attributes the sung-songs code uses
+/// (`sung_index_attributes`: the sung list, and "My Favorites" when the rating is 4 or 5). A
+/// record the sung-songs code has written since (it has a `version`) is left alone.
 pub fn decide_sung(
     existing: Option<&Item>,
     contributions: &[(String, AttributeValue)],
     ctx: &ItemContext<'_>,
 ) -> Result<Decision, StoreError> {
-    if let Some(i) = existing {
-        let version: Option<u64> = attr::get_n_opt(i, "version")?;
-        let legacy_version: Option<u64> = attr::get_n_opt(i, "legacy_version")?;
-        if !i.contains_key(LEGACY_ATTR) || version != legacy_version {
-            return Ok(not_owned(contributions.len()));
-        }
+    // The sung-songs code versions every record it writes; the migration's have no version.
+    if existing.is_some_and(|i| !i.contains_key(LEGACY_ATTR) || i.contains_key("version")) {
+        return Ok(not_owned(contributions.len()));
     }
     let (map, fresh) = merge_entries(&legacy_map(existing)?, contributions);
     struct Sung<'a> {
@@ -812,10 +830,22 @@ pub fn decide_sung(
     if let Some(last) = entries.iter().filter_map(|e| e.last).max() {
         item.insert("last_sung_at".into(), n(last));
     }
+    let rating = primary.average.and_then(rating_from_average);
     if let Some(average) = primary.average {
         item.insert("average_rating".into(), n(average));
-        if let Some(r) = rating_from_average(average) {
-            item.insert("rating".into(), n(r));
+    }
+    if let Some(r) = rating {
+        item.insert("rating".into(), n(r));
+    }
+    let last_sung_at = entries.iter().filter_map(|e| e.last).max();
+    for (name, value) in sung_index_attributes(
+        ctx.user_id,
+        ctx.song_id,
+        last_sung_at.unwrap_or(0),
+        is_favorite(rating, None),
+    ) {
+        if let Some(v) = value {
+            item.insert(name.into(), v);
         }
     }
     let created = existing
@@ -826,23 +856,19 @@ pub fn decide_sung(
         LEGACY_ATTR.into(),
         AttributeValue::M(map.into_iter().collect()),
     );
-    let version: u64 = existing
-        .and_then(|i| attr::get_n_opt(i, "version").ok().flatten())
+    let rev: u64 = existing
+        .and_then(|i| attr::get_n_opt(i, "legacy_rev").ok().flatten())
         .unwrap_or(0);
-    Ok(finish(
-        existing,
-        item,
-        fresh,
-        &["version", "legacy_version"],
-        |item| {
-            item.insert("version".into(), n(version + 1));
-            item.insert("legacy_version".into(), n(version + 1));
-            match existing {
-                None => PutCondition::Absent,
-                Some(_) => PutCondition::Version(version),
-            }
-        },
-    ))
+    Ok(finish(existing, item, fresh, &["legacy_rev"], |item| {
+        item.insert("legacy_rev".into(), n(rev + 1));
+        match existing {
+            None => PutCondition::Absent,
+            Some(_) => PutCondition::LegacyRev {
+                rev,
+                unversioned: true,
+            },
+        }
+    }))
 }
 
 /// A write's parts as DynamoDB expressions.
@@ -902,15 +928,21 @@ fn expression(write: &Write) -> Expression {
         Write::Put { condition, .. } => {
             let (condition, names, values) = match condition {
                 PutCondition::Absent => ("attribute_not_exists(pk)", vec![], vec![]),
-                PutCondition::LegacyRev(rev) => (
-                    "#rev = :rev",
-                    vec![("#rev".to_string(), "legacy_rev".to_string())],
+                PutCondition::LegacyRev { rev, unversioned } => (
+                    if *unversioned {
+                        "#rev = :rev AND attribute_not_exists(#ver)"
+                    } else {
+                        "#rev = :rev"
+                    },
+                    if *unversioned {
+                        vec![
+                            ("#rev".to_string(), "legacy_rev".to_string()),
+                            ("#ver".to_string(), "version".to_string()),
+                        ]
+                    } else {
+                        vec![("#rev".to_string(), "legacy_rev".to_string())]
+                    },
                     vec![(":rev".to_string(), attr::n(*rev))],
-                ),
-                PutCondition::Version(v) => (
-                    "#ver = :ver",
-                    vec![("#ver".to_string(), "version".to_string())],
-                    vec![(":ver".to_string(), attr::n(*v))],
                 ),
             };
             Expression {
@@ -1149,7 +1181,10 @@ mod tests {
         let ctx = RowContext {
             user_id: "u1",
             target: t,
-            lastfm_synced: synced,
+            synced: Synced {
+                lastfm: synced,
+                spotify: synced,
+            },
             now: NOW,
         };
         let d = decide_row(existing, &contributions, &ctx).unwrap();
@@ -1421,7 +1456,7 @@ mod tests {
         let ctx = RowContext {
             user_id: "u1",
             target: &t,
-            lastfm_synced: false,
+            synced: Synced::default(),
             now: NOW + 99,
         };
         let d = decide_row(Some(&item), &[("q".into(), row_entry(&p, &t))], &ctx).unwrap();
@@ -1558,12 +1593,36 @@ mod tests {
         assert_eq!(item["average_rating"], n(4.5));
         assert_eq!(num(&item, "rating"), Some(5));
         assert_eq!(num(&item, "created_at"), Some(NOW));
-        assert_eq!(num(&item, "version"), Some(1));
+        assert!(
+            !item.contains_key("version"),
+            "the sung-songs code reads it as version 0"
+        );
+        assert_eq!(num(&item, "legacy_rev"), Some(1));
+        // In the sung list, and (rated 5) in "My Favorites".
+        assert_eq!(item["gsi1pk"], s("SUNG#u1"));
+        assert_eq!(item["gsi1sk"], s("001650000000#KS0001"));
+        assert_eq!(item["gsi2pk"], s("FAV#u1"));
+        // The sung-songs code reads it.
+        let read = crate::sung::store::sung_from_item(&item).unwrap();
+        assert_eq!(read.times_sung, 3);
+        assert_eq!(read.last_sung_at, Some(1_650_000_000));
+        assert_eq!(read.rating, Some(5));
+        assert_eq!(read.legacy_average_rating, Some(4.5));
+        assert_eq!(read.source.as_deref(), Some("legacy"));
+        assert_eq!(read.version, 0);
+        assert!(read.is_favorite());
         let (d, _) = sung(Some(&item), &[&a, &b], &t);
         assert_eq!(d.write, None);
-        // Extended by the sung-songs code (version moved on): left alone.
+        // A low rating: not a favourite.
+        let low = lastfm("low", json!({"times_sung": 1, "average_rating": 2.2}));
+        let (_, after) = sung(None, &[&low], &t);
+        let low_item = after.unwrap();
+        assert_eq!(num(&low_item, "rating"), Some(2));
+        assert!(!low_item.contains_key("gsi2pk"));
+        assert_eq!(low_item["gsi1sk"], s("000000000000#KS0001"));
+        // Extended by the sung-songs code (it versions what it writes): left alone.
         let mut extended = item.clone();
-        extended.insert("version".into(), n(2));
+        extended.insert("version".into(), n(1));
         extended.insert("times_sung".into(), n(4));
         let c = lastfm("c", json!({"times_sung": 9}));
         let (d, _) = sung(Some(&extended), &[&c], &t);

@@ -569,11 +569,6 @@ pub fn plan(record: LegacyRecord, line: u64) -> Result<Plan, String> {
     })
 }
 
-/// A legacy average (possibly fractional) as a whole 1-5 rating: rounded, 0 (not rated) none.
-pub fn rating_from_average(average: f64) -> Option<u8> {
-    (average.is_finite() && average > 0.0).then(|| average.round().clamp(1.0, 5.0) as u8)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -822,10 +817,6 @@ mod tests {
             ok(&with(json!({"times_sung": 0, "average_rating": 0.0}))).sung,
             None
         );
-        assert_eq!(rating_from_average(4.5), Some(5));
-        assert_eq!(rating_from_average(4.4), Some(4));
-        assert_eq!(rating_from_average(0.4), Some(1));
-        assert_eq!(rating_from_average(0.0), None);
     }
 
     #[test]

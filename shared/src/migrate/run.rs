@@ -25,7 +25,8 @@ use serde::Serialize;
 
 use super::apply::{
     decide_known, decide_row, decide_sung, known_entry, row_entry, sung_entry, sung_sk, Decision,
-    ItemContext, PartOutcome, RowContext, SongTarget, Write, LEGACY_ATTR, TRANSACTION_WRITES,
+    ItemContext, PartOutcome, RowContext, SongTarget, Synced, Write, LEGACY_ATTR,
+    TRANSACTION_WRITES,
 };
 use super::record::{composite_song_id, parse_line, Plan, Rejection, SongId};
 use super::MigrateError;
@@ -269,7 +270,7 @@ pub async fn migrate_reader<R: BufRead>(
         store,
         dry_run: options.dry_run,
         now: options.now.unwrap_or(started_at),
-        lastfm_synced: HashMap::new(),
+        synced: HashMap::new(),
         by_id: HashMap::new(),
         by_key: HashMap::new(),
         report: MigrationReport {
@@ -395,8 +396,8 @@ struct Runner<'a> {
     store: &'a Store,
     dry_run: bool,
     now: i64,
-    /// Per user: has a real full Last.fm sync finished?
-    lastfm_synced: HashMap<String, bool>,
+    /// Per user: which services had a real sync.
+    synced: HashMap<String, Synced>,
     /// Catalog songs by id (None: not in the catalog).
     by_id: HashMap<String, Option<CatalogEntry>>,
     /// Catalog ids by match key (None: not in the catalog).
@@ -560,7 +561,7 @@ impl Runner<'_> {
             self.reject(r);
         }
 
-        // 2. Read the rows, and each new user's Last.fm connection.
+        // 2. Read the rows, and each new user's Last.fm and Spotify connections.
         let mut wanted: BTreeSet<(String, String)> = placed
             .iter()
             .map(|(i, _, _, key)| (keys::user_pk(&plans[*i].user_id), keys::track_sk(key)))
@@ -568,21 +569,28 @@ impl Runner<'_> {
         let new_users: BTreeSet<String> = placed
             .iter()
             .map(|(i, ..)| plans[*i].user_id.clone())
-            .filter(|u| !self.lastfm_synced.contains_key(u))
+            .filter(|u| !self.synced.contains_key(u))
             .collect();
-        wanted.extend(
-            new_users
-                .iter()
-                .map(|u| (keys::user_pk(u), keys::LASTFM_SERVICE_SK.to_string())),
-        );
+        for u in &new_users {
+            for sk in [keys::LASTFM_SERVICE_SK, keys::SPOTIFY_SERVICE_SK] {
+                wanted.insert((keys::user_pk(u), sk.to_string()));
+            }
+        }
         let mut items = self
             .store
             .migration_items(&wanted.into_iter().collect::<Vec<_>>())
             .await?;
         for user in new_users {
-            let service = items.remove(&(keys::user_pk(&user), keys::LASTFM_SERVICE_SK.into()));
-            let synced = service.is_some_and(|s| s.contains_key("generation"));
-            self.lastfm_synced.insert(user, synced);
+            let mut service = |sk: &str, attribute: &str| {
+                items
+                    .remove(&(keys::user_pk(&user), sk.to_string()))
+                    .is_some_and(|s| s.contains_key(attribute))
+            };
+            let synced = Synced {
+                lastfm: service(keys::LASTFM_SERVICE_SK, "generation"),
+                spotify: service(keys::SPOTIFY_SERVICE_SK, "last_sync_at"),
+            };
+            self.synced.insert(user, synced);
         }
 
         // 3. Ids of known songs and sung records.
@@ -673,8 +681,8 @@ impl Runner<'_> {
         let mut decided: Vec<(Group, Decision)> = Vec::with_capacity(groups.len());
         for group in groups.into_values() {
             let existing = items.get(&(group.pk.clone(), group.sk.clone()));
-            let synced = self.lastfm_synced.get(&group.user_id).copied();
-            let decision = decide(&group, existing, synced.unwrap_or(false), self.now)?;
+            let synced = self.synced.get(&group.user_id).copied();
+            let decision = decide(&group, existing, synced.unwrap_or_default(), self.now)?;
             decided.push((group, decision));
         }
 
@@ -703,11 +711,11 @@ impl Runner<'_> {
                 .await?;
             let retry: Vec<usize> = cancelled.into_iter().flatten().collect();
             let now = self.now;
-            let synced = &self.lastfm_synced;
+            let synced = &self.synced;
             let redone: Vec<(usize, Decision)> = stream::iter(retry)
                 .map(|i| async move {
                     let group = &decided_ref[i].0;
-                    let synced = synced.get(&group.user_id).copied().unwrap_or(false);
+                    let synced = synced.get(&group.user_id).copied().unwrap_or_default();
                     Ok::<_, StoreError>((i, write_one(store, group, synced, now).await?))
                 })
                 .buffer_unordered(CONCURRENCY)
@@ -762,7 +770,7 @@ impl Runner<'_> {
 fn decide(
     group: &Group,
     existing: Option<&Item>,
-    lastfm_synced: bool,
+    synced: Synced,
     now: i64,
 ) -> Result<Decision, StoreError> {
     let contributions: Vec<(String, AttributeValue)> = group
@@ -782,7 +790,7 @@ fn decide(
             &RowContext {
                 user_id: &group.user_id,
                 target: &group.target,
-                lastfm_synced,
+                synced,
                 now,
             },
         ),
@@ -796,12 +804,12 @@ fn decide(
 async fn write_one(
     store: &Store,
     group: &Group,
-    lastfm_synced: bool,
+    synced: Synced,
     now: i64,
 ) -> Result<Decision, StoreError> {
     for _ in 0..MAX_ATTEMPTS {
         let existing = store.migration_item(&group.pk, &group.sk).await?;
-        let decision = decide(group, existing.as_ref(), lastfm_synced, now)?;
+        let decision = decide(group, existing.as_ref(), synced, now)?;
         let Some(write) = &decision.write else {
             return Ok(decision);
         };
