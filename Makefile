@@ -19,7 +19,8 @@ PYTHON ?= python3
 PROFILE ?= release
 DEPLOY_ARGS ?=
 FUNCTION_PACKAGES := -p api -p sync-start -p sync-worker
-CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+# Recursive (=), so a target-specific PROFILE (make test uses debug) reaches the build too.
+CARGO_PROFILE_FLAG = $(if $(filter release,$(PROFILE)),--release,)
 PY_STAMP := .local/pydeps.stamp
 # cfn-lint through the interpreter pip installed it for: its console script
 # may not be on PATH (user installs, pyenv shims not yet rehashed).

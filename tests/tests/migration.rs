@@ -480,6 +480,12 @@ async fn assert_showcase(store: &Store, export: &Export) {
         .collect();
     let expected = show["sung"].as_array().unwrap();
     assert_eq!(sung.len(), expected.len());
+    // The sung-songs code lists them: all in the sung list, the one rated 5 in "My Favorites".
+    let (listed, _) = store.list_sung(&user, false, 50, None).await.unwrap();
+    assert_eq!(listed.len(), expected.len());
+    let (favorites, _) = store.list_sung(&user, true, 50, None).await.unwrap();
+    let favorites: Vec<&str> = favorites.iter().map(|s| s.song_id.as_str()).collect();
+    assert_eq!(favorites, ["KS0001"]);
     for e in expected {
         let item = sung
             .iter()
@@ -504,6 +510,9 @@ async fn assert_showcase(store: &Store, export: &Export) {
                 attr::n(e["average_rating"].as_f64().unwrap())
             );
         }
+        let read = karaoke_shared::sung::store::sung_from_item(item).unwrap();
+        assert_eq!(read.times_sung, e["times_sung"].as_u64().unwrap());
+        assert_eq!(read.source.as_deref(), Some("legacy"));
         let id = attr::get_s(item, "song_id").unwrap();
         let entry = store
             .catalog_song_by_id(&id)
@@ -700,7 +709,7 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
         )
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
-    // The other user's Last.fm account has finished a full sync.
+    // The other user's Last.fm account has finished a full sync, and Spotify was refreshed.
     store
         .client()
         .put_item()
@@ -713,6 +722,18 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
         .send()
         .await
         .unwrap();
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("pk", attr::s(format!("USER#{synced}")))
+        .item("sk", attr::s("SERVICE#spotify"))
+        .item("spotify_user_id", attr::s("someone"))
+        .item("connected_at", attr::n(1_700_000_000))
+        .item("last_sync_at", attr::n(1_700_000_100))
+        .send()
+        .await
+        .unwrap();
 
     let lines = [
         json!({"id": "a", "user_id": user, "source": "lastfm", "artist": "Queen", "title": "Bohemian Rhapsody", "playcount": 42, "play_count": 3}),
@@ -720,6 +741,7 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
         json!({"id": "c", "user_id": user, "source": "lastfm", "artist": "ABBA", "title": "Waterloo", "playcount": 9, "play_count": 2}),
         json!({"id": "d", "user_id": synced, "source": "lastfm", "artist": "Queen", "title": "Bohemian Rhapsody", "playcount": 42}),
         json!({"id": "e", "user_id": synced, "source": "quiz", "song_id": "KS0010", "created_at": 1_500_000_000}),
+        json!({"id": "f", "user_id": synced, "source": "spotify", "artist": "Taylor Swift", "title": "Anti-Hero", "rank": 4}),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let name = unique("run");
@@ -737,12 +759,12 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
     let first = migrate().await;
     assert_eq!(
         (first.applied, first.superseded, first.kept_newer),
-        (2, 3, 3)
+        (2, 4, 4)
     );
     let second = migrate().await;
     assert_eq!(
         (second.applied, second.superseded, second.skipped_unchanged),
-        (0, 3, 2)
+        (0, 4, 2)
     );
 
     let songs = api.all("songs").await;
@@ -766,7 +788,7 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
     assert_eq!(known["items"].as_array().unwrap().len(), 1);
     assert_eq!(known["items"][0]["notes"], "mine");
 
-    // The synced user gets the quiz song, and no legacy Last.fm counts.
+    // The synced user gets the quiz song, and no legacy Last.fm counts or Spotify ranks.
     let items = partition(&store, &synced).await;
     let sks: Vec<String> = items
         .iter()
@@ -774,4 +796,6 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
         .collect();
     assert!(!sks.contains(&format!("TRACK#{key}")), "{sks:?}");
     assert!(sks.contains(&"KNOWN#KS0010".to_string()), "{sks:?}");
+    let anti_hero = TrackIdentity::of("Taylor Swift", "Anti-Hero").key();
+    assert!(!sks.contains(&format!("TRACK#{anti_hero}")), "{sks:?}");
 }

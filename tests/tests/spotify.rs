@@ -131,6 +131,28 @@ async fn states_are_single_use_denials_are_reported_and_disconnect_forgets_token
     );
     let (_, denied) = sign_in(&Api::as_user(&unique("deny")), &unique("sp-user"), true).await;
     assert!(denied.ends_with("?spotify=error&reason=denied"), "{denied}");
+    // A state older than ten minutes is refused even though it was never used.
+    let config = karaoke_shared::aws::sdk_config().await;
+    let store = karaoke_shared::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        var("TABLE_NAME"),
+    );
+    let now = karaoke_shared::clock::now_secs();
+    let old_state = unique("old-state");
+    store
+        .put_oauth_state(&old_state, &unique("someone"), "", now - 1)
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/api/services/spotify/callback?state={old_state}&code=x",
+        var("API_URL")
+    );
+    let r = no_redirects().get(&url).send().await.unwrap();
+    assert!(
+        location(&r).ends_with("reason=expired_state"),
+        "{}",
+        location(&r)
+    );
     let forged = format!(
         "{}/api/services/spotify/callback?state=forged&code=x",
         var("API_URL")

@@ -23,6 +23,20 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Only our own origin, plus the Cognito domain when sign-in goes through Cognito (the page
+/// exchanges its authorization code there, with PKCE).
+fn content_security_policy() -> String {
+    let cognito = std::env::var("COGNITO_DOMAIN")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(|d| format!(" https://{}", d.trim_start_matches("https://")))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+         connect-src 'self'{cognito}; frame-ancestors 'none'"
+    )
+}
+
 /// `path` is "/" or "/assets/<name>"; None when it names no asset.
 pub fn serve(path: &str) -> Option<Response<Body>> {
     let name = match path {
@@ -40,10 +54,7 @@ pub fn serve(path: &str) -> Option<Response<Body>> {
         .header("content-type", *content_type)
         .header("cache-control", "no-cache")
         .header("x-content-type-options", "nosniff")
-        .header(
-            "content-security-policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
-        )
+        .header("content-security-policy", content_security_policy())
         .body(Body::Text(body))
         .expect("static headers are valid");
     Some(response)
@@ -62,5 +73,10 @@ mod tests {
         assert!(serve("/assets/nope.js").is_none());
         let page = serve("/").unwrap();
         assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let csp = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("connect-src 'self'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
     }
 }

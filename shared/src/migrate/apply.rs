@@ -14,9 +14,10 @@
 //! Other writers always win: a part of an item that a real sync or the user wrote is never
 //! overwritten (the contribution is counted as *held back*, and a record that applies nothing
 //! to an item leaves no entry on it). Ownership is recognised by marks the migration leaves:
-//! `generation = "legacy"` on a Last.fm part, `sp_legacy_rank` equal to `sp_rank` on a Spotify
-//! part, `known_legacy_at` equal to `known_added_at` on a known-song part, the `legacy` map on a
-//! known song, and `legacy_version` equal to `version` on a sung record.
+//! `generation = "legacy"` on a Last.fm part, `sp_legacy_rank` equal to `sp_rank` (and no rank
+//! per time range, which a Spotify refresh keeps) on a Spotify part, `known_legacy_at` equal to
+//! `known_added_at` on a known-song part, the `legacy` map on a known song, and the `legacy` map
+//! without a `version` (which the sung-songs code sets) on a sung record.
 //!
 //! The decisions ([`decide_row`], [`decide_known`], [`decide_sung`]) are pure functions of the item
 //! read and the contributions; the `Store` methods at the bottom only read and write.
@@ -62,14 +63,10 @@ pub const SPOTIFY_ATTRS: [&str; 5] = [
 ];
 pub const KNOWN_ATTRS: [&str; 3] = ["known_song_id", "known_added_at", "known_legacy_at"];
 
-pub const SUNG_PREFIX: &str = "SUNG#";
-
 /// Sort key of a sung record (`USER#<user>` / `SUNG#<song id>`), the sung-songs entity.
-pub fn sung_sk(song_id: &str) -> String {
-    format!("{SUNG_PREFIX}{song_id}")
-}
+pub use crate::sung::store::sung_sk;
 
-/// Where a plan lands, once its names and ids are known (see `run::resolve`).
+/// Where a plan lands, once its names and ids are known (see `super::run`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SongTarget {
     pub artist: String,
@@ -1426,12 +1423,18 @@ mod tests {
         assert_eq!(item["gsi1sk"], s(format!("b#000003#1#{}", t.track_key)));
         assert!(song.lastfm.is_none());
 
-        // A real Spotify refresh rewrote the part: the migration leaves it alone.
+        // A real Spotify refresh rewrote the part (a rank per time range, the best of them):
+        // the migration leaves it alone, even when the rank happens to be the same.
+        let mut same_rank = item.clone();
+        same_rank.insert("sp_medium_term".into(), n(3));
+        let c = sp("c", 2, Some(50));
+        let (d, _) = row(Some(&same_rank), &[(&c, &t)], false);
+        assert_eq!(d.write, None);
+        assert!(d.outcomes[0].held_back);
         let mut refreshed = item.clone();
         refreshed.insert("sp_rank".into(), n(1));
         refreshed.insert("sp_time_range".into(), s("long_term"));
-        refreshed.insert("sp_job".into(), s("job-9"));
-        let c = sp("c", 2, Some(50));
+        refreshed.insert("sp_long_term".into(), n(1));
         let (d, after) = row(Some(&refreshed), &[(&c, &t)], false);
         assert_eq!(
             d.outcomes,
@@ -1443,6 +1446,20 @@ mod tests {
         let after = after.unwrap();
         assert_eq!(num(&after, "sp_rank"), Some(1));
         assert_eq!(after["sp_time_range"], s("long_term"));
+
+        // Once the user's Spotify account has been refreshed, no legacy rank is written.
+        let ctx = RowContext {
+            user_id: "u1",
+            target: &t,
+            synced: Synced {
+                lastfm: false,
+                spotify: true,
+            },
+            now: NOW,
+        };
+        let d = decide_row(None, &[("a".into(), row_entry(&a, &t))], &ctx).unwrap();
+        assert_eq!(d.write, None);
+        assert!(d.outcomes[0].held_back);
     }
 
     #[test]
