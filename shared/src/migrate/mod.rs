@@ -32,7 +32,7 @@
 //! | `spotify_popularity` | Spotify: `sp_popularity` (absent stays absent); otherwise kept on the entry |
 //! | `is_saved = true` | a known song (a saved song is one the user knows) |
 //! | `notes` | the known song's `notes` (cut to 500 characters); otherwise kept on the entry |
-//! | `times_sung`, `last_sung_at`, `average_rating` | a sung record: `times_sung` (at least 1), `last_sung_at`, `average_rating` and `rating` (rounded), `source = "legacy"`, for the sung-songs entity (issue 7) to read and extend |
+//! | `times_sung`, `last_sung_at`, `average_rating` | a sung record: `times_sung` (at least 1), `last_sung_at`, `average_rating` and `rating` (rounded), `source = "legacy"`, no `version`, and the sung list's index attributes (`sung::store::sung_index_attributes`), for the sung-songs code to list and extend |
 //! | `has_karaoke_version` | not migrated: "karaoke available" comes from the catalog at read time (kept on the entry) |
 //! | `duration_ms`, `explicit`, `updated_at` | kept on the entry |
 //!
@@ -47,11 +47,11 @@
 //!   to; a record already applied writes nothing, so a second run changes nothing, not even a
 //!   version.
 //! * Never clobbers newer data: a part written by a real sync (a Last.fm part of a real
-//!   generation, a Spotify part a refresh rewrote) or by the user (a known song added through the
-//!   API, a sung record extended by a survey) is left alone, and no legacy Last.fm part is
-//!   written for a user whose Last.fm account has completed a full sync. A real sync later
-//!   rebuilds a legacy Last.fm part's counts and carries its `sync_count` over (+1), and its sweep
-//!   drops legacy parts Last.fm does not know.
+//!   generation, a Spotify part a refresh wrote) or by the user (a known song added through the
+//!   API, a sung record extended by a survey) is left alone, and no legacy Last.fm (Spotify) part
+//!   is written for a user whose Last.fm account has completed a full sync (whose Spotify lists
+//!   were refreshed). A real sync later rebuilds a legacy Last.fm part's counts and carries its
+//!   `sync_count` over (+1), and its sweep drops legacy parts Last.fm does not know.
 //! * Resumable: a restart point per migration name, saved every chunk.
 //! * Bad records are rejected with their line numbers and never stop the run.
 

@@ -893,6 +893,72 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_generated_export_parses_as_the_generator_says() {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/migrate/generate_export.py");
+        let dir = std::env::temp_dir();
+        let tag = format!("{}-{}", std::process::id(), clock::now_millis());
+        let out = dir.join(format!("legacy-export-{tag}.jsonl"));
+        let again = dir.join(format!("legacy-export-{tag}-again.jsonl"));
+        let expect = dir.join(format!("legacy-export-{tag}.json"));
+        let generate = |path: &Path, expect: Option<&Path>| {
+            let mut cmd = std::process::Command::new("python3");
+            cmd.arg(&script)
+                .args([
+                    "--records",
+                    "3000",
+                    "--seed",
+                    "7",
+                    "--bad-every",
+                    "41",
+                    "--out",
+                ])
+                .arg(path);
+            if let Some(e) = expect {
+                cmd.arg("--expect").arg(e);
+            }
+            cmd.status()
+        };
+        let Ok(status) = generate(&out, Some(&expect)) else {
+            eprintln!("python3 is not available: skipped");
+            return;
+        };
+        assert!(status.success(), "generate_export.py failed");
+        assert!(generate(&again, None).unwrap().success());
+        let text = std::fs::read_to_string(&out).unwrap();
+        let same = std::fs::read_to_string(&again).unwrap() == text;
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&expect).unwrap()).unwrap();
+        for f in [&out, &again, &expect] {
+            std::fs::remove_file(f).ok();
+        }
+        assert!(same, "the same arguments give the same bytes");
+        assert_eq!(text.lines().count(), 3000);
+        let rejected: Vec<Rejection> = text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, line)| parse_line(i as u64 + 1, line).err())
+            .collect();
+        // Every bad line but the unknown catalog id (found out against the catalog) fails to
+        // parse, with the reason the generator announces; no good line does.
+        let bad: Vec<&serde_json::Value> = expected["bad_lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["kind"] != "unknown_catalog_id")
+            .collect();
+        assert_eq!(rejected.len(), bad.len(), "{rejected:#?}");
+        for (r, b) in rejected.iter().zip(bad) {
+            assert_eq!(r.line, b["line"].as_u64().unwrap());
+            assert!(
+                r.reason.starts_with(b["reason"].as_str().unwrap()),
+                "{r} vs {b}"
+            );
+        }
+        assert_eq!(expected["bad_lines"].as_array().unwrap().len(), 3000 / 41);
+    }
+
     #[tokio::test]
     async fn max_records_stops_like_a_crash() {
         let text = "x\n".repeat(50);
