@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{self, Item};
 use super::keys;
@@ -56,57 +56,25 @@ impl Store {
         user_id: &str,
         track_keys: &[String],
     ) -> Result<HashMap<String, StoredSong>, StoreError> {
-        let mut found = HashMap::new();
-        for chunk in track_keys.chunks(100) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|k| {
-                    Item::from([
-                        ("pk".to_string(), attr::s(keys::user_pk(user_id))),
-                        ("sk".to_string(), attr::s(keys::track_sk(k))),
-                    ])
-                })
-                .collect();
-            let mut rounds = 0;
-            while !pending.is_empty() {
-                rounds += 1;
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?;
-                self.metrics.read();
-                let out = self
-                    .db
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                for item in out
-                    .responses
-                    .as_ref()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let key = attr::get_s(item, "sk")?
-                        .trim_start_matches(keys::TRACK_PREFIX)
-                        .to_string();
-                    found.insert(key, stored_from_item(item)?);
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    // DynamoDB hands back what it could not serve under load; wait, then ask again.
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << rounds.min(6))).await;
-                }
-            }
-        }
-        Ok(found)
+        let keys = track_keys
+            .iter()
+            .map(|k| {
+                Item::from([
+                    ("pk".to_string(), attr::s(keys::user_pk(user_id))),
+                    ("sk".to_string(), attr::s(keys::track_sk(k))),
+                ])
+            })
+            .collect();
+        self.batch_get(keys)
+            .await?
+            .iter()
+            .map(|item| {
+                let key = attr::get_s(item, "sk")?
+                    .trim_start_matches(keys::TRACK_PREFIX)
+                    .to_string();
+                Ok((key, stored_from_item(item)?))
+            })
+            .collect()
     }
 
     pub async fn get_track(&self, user_id: &str, key: &str) -> Result<StoredSong, StoreError> {
