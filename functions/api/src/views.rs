@@ -41,6 +41,8 @@ pub fn job(job: &Job, now: i64) -> Value {
         "finished_at": job.finished_at.map(rfc3339),
         "duration_seconds": job.started_at.map(|s| job.finished_at.unwrap_or(now) - s),
         "eta_seconds": if stalled { None } else { job.eta_seconds(now) },
+        "reconcile": job.reconcile,
+        "repairs": job.repairs,
         "errors": errors,
     })
 }
