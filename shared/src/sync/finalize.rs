@@ -7,18 +7,19 @@
 //! track writes are guarded per (job, unit) like any page, and the archive is rewritten from
 //! the same inputs to the same contents.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::info;
 
-use super::aggregate::Op;
+use super::aggregate::{display_order, Op};
 use super::archive::{self, WindowDiff};
 use super::engine::Engine;
 use super::job::{Job, JobKind, PlannedWindow, Repair, Unit};
 use super::SyncError;
 use crate::clock::now_secs;
 use crate::lastfm::{RateGate, Scrobble, Window, PAGE_LIMIT};
+use crate::normalize::TrackIdentity;
 use crate::store::archive::ArchiveIndex;
 use crate::store::StoreError;
 
@@ -247,6 +248,12 @@ impl<G: RateGate> Engine<G> {
             .await?;
         let dropped = emptied.into_iter().filter(|d| *d).count() as i64;
         self.rewrite_months(job, &fresh).await?;
+        let shrunk: BTreeSet<String> = deltas
+            .iter()
+            .filter(|d| d.removed > 0)
+            .map(|d| d.key.clone())
+            .collect();
+        self.refresh_bounds(&job.user_id, shrunk).await?;
         info!(
             job_id = %job.job_id,
             added = diff.added.len(),
@@ -254,6 +261,82 @@ impl<G: RateGate> Engine<G> {
             "re-read windows applied"
         );
         Ok(entered as i64 - dropped)
+    }
+
+    /// Tracks that lost scrobbles may have lost their first or last one (and the spelling
+    /// that went with it): both are read back from the archive, newest months first for the
+    /// last play, oldest first for the first. Setting them is idempotent.
+    async fn refresh_bounds(
+        &self,
+        user_id: &str,
+        keys: BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let index = self.store.archive_index(user_id).await?;
+        let months: Vec<&String> = index.months.keys().collect();
+        let mut newest: BTreeMap<String, Scrobble> = BTreeMap::new();
+        let mut oldest: BTreeMap<String, i64> = BTreeMap::new();
+        let mut cache: BTreeMap<String, Vec<Scrobble>> = BTreeMap::new();
+        for month in months.iter().rev() {
+            if newest.len() == keys.len() {
+                break;
+            }
+            let rows = self.store.archive_month(user_id, month).await?;
+            for s in &rows {
+                let key = TrackIdentity::of(&s.artist, &s.title).key();
+                if keys.contains(&key) && !newest.contains_key(&key) {
+                    newest.insert(key, s.clone());
+                }
+            }
+            cache.insert((*month).clone(), rows);
+        }
+        for month in &months {
+            if oldest.len() == keys.len() {
+                break;
+            }
+            let rows = match cache.remove(*month) {
+                Some(rows) => rows,
+                None => self.store.archive_month(user_id, month).await?,
+            };
+            for s in rows.iter().rev() {
+                let key = TrackIdentity::of(&s.artist, &s.title).key();
+                if keys.contains(&key) {
+                    oldest.entry(key).or_insert(s.uts);
+                }
+            }
+        }
+        for (key, last) in newest {
+            let Some(&first) = oldest.get(&key) else {
+                continue;
+            };
+            for _ in 0..25 {
+                let stored = self.store.get_track(user_id, &key).await?;
+                let Some(mut track) = stored.lastfm else {
+                    break;
+                };
+                if track.first_uts == first && track.last_uts == last.uts && track.artist == last.artist
+                    && track.title == last.title
+                {
+                    break;
+                }
+                track.first_uts = first;
+                track.last_uts = last.uts;
+                track.artist = last.artist.clone();
+                track.title = last.title.clone();
+                track.album = last.album.clone();
+                track.loved = last.loved;
+                track.display_order = display_order(last.uts, 0, 0);
+                track.version = stored.version + 1;
+                match self.store.write_track(user_id, &track).await {
+                    Ok(()) => break,
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Puts each re-read window's rows into the archive months it covers.
