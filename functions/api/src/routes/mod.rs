@@ -4,3 +4,4 @@ pub mod library;
 pub mod services;
 pub mod spotify;
 pub mod sync;
+pub mod sung;
