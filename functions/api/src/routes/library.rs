@@ -67,7 +67,11 @@ pub async fn songs(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
                 .or(row.known_song_id.as_deref())
         })
         .collect();
-    let ids: Vec<String> = row_song_ids.iter().flatten().map(|s| s.to_string()).collect();
+    let ids: Vec<String> = row_song_ids
+        .iter()
+        .flatten()
+        .map(|s| s.to_string())
+        .collect();
     let sung = app.ctx.store.get_sung_many(user_id, &ids).await?;
     let items: Vec<Value> = rows
         .iter()

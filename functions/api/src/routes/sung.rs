@@ -97,13 +97,13 @@ pub async fn list(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
     let limit = validate::limit(call.query("limit").as_deref())?;
     let secret = &app.ctx.config.cursor_secret;
     let list = list_name(favorites);
-    let start: Option<Item> = match call.query("cursor").filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            cursor::verify(secret, user_id, list, &c)
-                .map_err(|_| ApiError::bad("invalid_cursor", "cursor is not valid for this list"))?,
-        ),
-        None => None,
-    };
+    let start: Option<Item> =
+        match call.query("cursor").filter(|c| !c.is_empty()) {
+            Some(c) => Some(cursor::verify(secret, user_id, list, &c).map_err(|_| {
+                ApiError::bad("invalid_cursor", "cursor is not valid for this list")
+            })?),
+            None => None,
+        };
     let (songs, next) = app
         .ctx
         .store
