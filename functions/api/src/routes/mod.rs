@@ -3,4 +3,5 @@ pub mod dev;
 pub mod library;
 pub mod services;
 pub mod spotify;
+pub mod sung;
 pub mod sync;
