@@ -100,79 +100,89 @@ impl Store {
     /// Writes the Last.fm part of a song item if nobody wrote the item since version
     /// `t.version - 1` was read. Other sources' attributes on the item are left alone.
     pub async fn write_track(&self, user_id: &str, t: &TrackState) -> Result<(), StoreError> {
-        let mut set = vec![
-            ("entity", attr::s("song")),
-            ("track_key", attr::s(&t.key)),
-            ("artist", attr::s(&t.artist)),
-            ("title", attr::s(&t.title)),
-            ("playcount", attr::n(t.playcount)),
-            ("first_uts", attr::n(t.first_uts)),
-            ("last_uts", attr::n(t.last_uts)),
-            ("display_order", attr::n(t.display_order)),
-            ("sync_count", attr::n(t.sync_count)),
-            ("generation", attr::s(&t.generation)),
-            ("applied_job", attr::s(&t.applied_job)),
-            ("applied_ops", attr::ns(t.applied_ops.iter().copied())),
-            ("entered_job", attr::s(&t.entered_job)),
-            ("entered_op", attr::n(t.entered_op)),
-            ("version", attr::n(t.version)),
-            ("gsi1pk", attr::s(keys::songs_gsi_pk(user_id))),
-            (
-                "gsi1sk",
-                attr::s(keys::lastfm_song_sort(t.playcount, &t.key)),
-            ),
-        ];
-        let mut remove = Vec::new();
-        match &t.album {
-            Some(album) => set.push(("album", attr::s(album))),
-            None => remove.push("album"),
-        }
-        match t.loved {
-            Some(loved) => set.push(("loved", AttributeValue::Bool(loved))),
-            None => remove.push("loved"),
-        }
-        let mut expression = format!(
-            "SET {}",
-            set.iter()
-                .map(|(name, _)| format!("#{name} = :{name}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if !remove.is_empty() {
-            expression.push_str(&format!(
-                " REMOVE {}",
-                remove
-                    .iter()
-                    .map(|n| format!("#{n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let mut request = self
-            .db
+        let u = TrackUpdate::of(user_id, t);
+        self.metrics.write();
+        self.db
             .update_item()
             .table_name(&self.table)
-            .key("pk", attr::s(keys::user_pk(user_id)))
-            .key("sk", attr::s(keys::track_sk(&t.key)))
-            .update_expression(expression);
-        for (name, value) in set {
-            request = request
-                .expression_attribute_names(format!("#{name}"), name)
-                .expression_attribute_values(format!(":{name}"), value);
-        }
-        for name in remove {
-            request = request.expression_attribute_names(format!("#{name}"), name);
-        }
-        request = if t.version <= 1 {
-            request.condition_expression("attribute_not_exists(#version)")
-        } else {
-            request
-                .condition_expression("#version = :expected")
-                .expression_attribute_values(":expected", attr::n(t.version - 1))
-        };
-        self.metrics.write();
-        request.send().await.map_err(StoreError::from_sdk)?;
+            .set_key(Some(u.key))
+            .update_expression(u.expression)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .condition_expression(u.condition)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
         Ok(())
+    }
+
+    /// Writes up to 100 tracks in one transaction, each with the same version check as
+    /// [`Store::write_track`]: all or none. Returns the positions whose check failed (or that
+    /// another transaction held): those must be re-read and merged again; an empty list means
+    /// every track was written. One request instead of one per track is what lets a page land
+    /// in a few round trips.
+    pub async fn write_tracks(
+        &self,
+        user_id: &str,
+        tracks: &[TrackState],
+    ) -> Result<Vec<usize>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        if tracks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = tracks
+            .iter()
+            .map(|t| {
+                let u = TrackUpdate::of(user_id, t);
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(u.key))
+                    .update_expression(u.expression)
+                    .set_expression_attribute_names(Some(u.names))
+                    .set_expression_attribute_values(Some(u.values))
+                    .condition_expression(u.condition)
+                    .build()
+                    .map(|update| TransactWriteItem::builder().update(update).build())
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.metrics.write();
+        match self
+            .db
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Vec::new()),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    let reasons = e.cancellation_reasons();
+                    let retry: Vec<usize> = reasons
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| {
+                            matches!(
+                                r.code(),
+                                Some("ConditionalCheckFailed" | "TransactionConflict")
+                            )
+                        })
+                        .map(|(i, _)| i)
+                        .collect();
+                    if retry.is_empty() {
+                        // Cancelled for another reason (throttling, validation): say so.
+                        Err(StoreError::Dynamo(format!(
+                            "transaction cancelled: {:?}",
+                            reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                        )))
+                    } else {
+                        Ok(retry)
+                    }
+                }
+                _ => Err(StoreError::from_sdk(err)),
+            },
+        }
     }
 
     /// Tracks of a generation other than `keep`, a batch at a time (for the post-sync sweep).
@@ -302,5 +312,92 @@ impl Store {
             }
         }
         Err(StoreError::Conflict)
+    }
+}
+
+/// The version-checked update of a song item's Last.fm part, usable alone or in a transaction.
+struct TrackUpdate {
+    key: HashMap<String, AttributeValue>,
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    condition: String,
+}
+
+impl TrackUpdate {
+    fn of(user_id: &str, t: &TrackState) -> Self {
+        let mut set = vec![
+            ("entity", attr::s("song")),
+            ("track_key", attr::s(&t.key)),
+            ("artist", attr::s(&t.artist)),
+            ("title", attr::s(&t.title)),
+            ("playcount", attr::n(t.playcount)),
+            ("first_uts", attr::n(t.first_uts)),
+            ("last_uts", attr::n(t.last_uts)),
+            ("display_order", attr::n(t.display_order)),
+            ("sync_count", attr::n(t.sync_count)),
+            ("generation", attr::s(&t.generation)),
+            ("applied_job", attr::s(&t.applied_job)),
+            ("applied_ops", attr::ns(t.applied_ops.iter().copied())),
+            ("entered_job", attr::s(&t.entered_job)),
+            ("entered_op", attr::n(t.entered_op)),
+            ("version", attr::n(t.version)),
+            ("gsi1pk", attr::s(keys::songs_gsi_pk(user_id))),
+            (
+                "gsi1sk",
+                attr::s(keys::lastfm_song_sort(t.playcount, &t.key)),
+            ),
+        ];
+        let mut remove = Vec::new();
+        match &t.album {
+            Some(album) => set.push(("album", attr::s(album))),
+            None => remove.push("album"),
+        }
+        match t.loved {
+            Some(loved) => set.push(("loved", AttributeValue::Bool(loved))),
+            None => remove.push("loved"),
+        }
+        let mut expression = format!(
+            "SET {}",
+            set.iter()
+                .map(|(name, _)| format!("#{name} = :{name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !remove.is_empty() {
+            expression.push_str(&format!(
+                " REMOVE {}",
+                remove
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mut names: HashMap<String, String> = set
+            .iter()
+            .map(|(name, _)| (format!("#{name}"), name.to_string()))
+            .collect();
+        names.extend(remove.iter().map(|n| (format!("#{n}"), n.to_string())));
+        let mut values: HashMap<String, AttributeValue> = set
+            .into_iter()
+            .map(|(name, value)| (format!(":{name}"), value))
+            .collect();
+        let condition = if t.version <= 1 {
+            "attribute_not_exists(#version)".to_string()
+        } else {
+            values.insert(":expected".into(), attr::n(t.version - 1));
+            "#version = :expected".to_string()
+        };
+        TrackUpdate {
+            key: HashMap::from([
+                ("pk".to_string(), attr::s(keys::user_pk(user_id))),
+                ("sk".to_string(), attr::s(keys::track_sk(&t.key))),
+            ]),
+            expression,
+            names,
+            values,
+            condition,
+        }
     }
 }

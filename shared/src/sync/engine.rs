@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
-use super::aggregate::{aggregate, merge, Merge, Op, TrackDelta};
+use super::aggregate::{aggregate, merge, Merge, Op, TrackDelta, TrackState};
 use super::job::{Job, JobKind, JobStatus, PlannedWindow, Unit, UnitPlan};
 use super::messages::{SweepTarget, WorkMessage};
 use super::SyncError;
@@ -18,11 +18,15 @@ use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate, Scrobble};
 use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
 use crate::store::lastfm_lists::{LastfmArtist, LovedEntry};
-use crate::store::tracks::StoredSong;
 use crate::store::{Store, StoreError};
 
 /// Concurrent item writes per unit: enough to hide DynamoDB latency, few enough to stay polite.
 const WRITE_CONCURRENCY: usize = 16;
+/// DynamoDB's limit of items per transaction.
+const TRANSACTION_ITEMS: usize = 100;
+const TRANSACTION_CONCURRENCY: usize = 4;
+/// Attempts at a page's track writes before giving the message back to SQS.
+const MAX_WRITE_ROUNDS: usize = 25;
 
 pub struct Engine<G> {
     pub store: Store,
@@ -431,6 +435,11 @@ impl<G: RateGate> Engine<G> {
     }
 
     /// Applies a page's deltas; returns how many tracks this page added to the generation.
+    ///
+    /// Tracks go out in transactions of up to 100 version-checked updates. Optimistic
+    /// concurrency as before: a transaction another writer got in the way of is retried after
+    /// re-reading only the tracks that changed, and a (job, unit) already applied to a track is
+    /// never applied again, so retries and concurrent duplicates count once.
     pub(super) async fn apply_deltas(
         &self,
         user_id: &str,
@@ -438,43 +447,56 @@ impl<G: RateGate> Engine<G> {
         op: Op<'_>,
     ) -> Result<u64, StoreError> {
         let keys: Vec<String> = deltas.iter().map(|d| d.key.clone()).collect();
-        let current = self.store.get_tracks(user_id, &keys).await?;
-        let entered = stream::iter(deltas)
-            .map(|delta| {
-                let existing = current.get(&delta.key).cloned().unwrap_or_default();
-                self.apply_one(user_id, delta, existing, op)
-            })
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect::<Vec<bool>>()
-            .await?;
-        Ok(entered.into_iter().filter(|e| *e).count() as u64)
-    }
-
-    /// Optimistic concurrency: on a conflict, re-read and merge again. Returns whether this
-    /// unit of work is the one that added the track to its generation (true on every retry too).
-    async fn apply_one(
-        &self,
-        user_id: &str,
-        delta: &TrackDelta,
-        mut stored: StoredSong,
-        op: Op<'_>,
-    ) -> Result<bool, StoreError> {
-        for _ in 0..25 {
-            match merge(stored.lastfm.as_ref(), delta, op) {
-                Merge::AlreadyApplied => {
-                    return Ok(stored.lastfm.as_ref().is_some_and(|t| t.entered_by(op)))
-                }
-                Merge::Write(mut next) => {
-                    next.version = stored.version + 1;
-                    match self.store.write_track(user_id, &next).await {
-                        Ok(()) => return Ok(next.entered_by(op)),
-                        Err(StoreError::Conflict) => {
-                            stored = self.store.get_track(user_id, &delta.key).await?;
+        let mut current = self.store.get_tracks(user_id, &keys).await?;
+        let mut pending: Vec<&TrackDelta> = deltas.iter().collect();
+        let mut entered = 0u64;
+        for round in 0..MAX_WRITE_ROUNDS {
+            let mut writes: Vec<TrackState> = Vec::new();
+            for delta in &pending {
+                let stored = current.get(&delta.key).cloned().unwrap_or_default();
+                match merge(stored.lastfm.as_ref(), delta, op) {
+                    Merge::AlreadyApplied => {
+                        if stored.lastfm.as_ref().is_some_and(|t| t.entered_by(op)) {
+                            entered += 1;
                         }
-                        Err(e) => return Err(e),
+                    }
+                    Merge::Write(mut next) => {
+                        next.version = stored.version + 1;
+                        writes.push(*next);
                     }
                 }
             }
+            let outcomes: Vec<(&[TrackState], Vec<usize>)> = stream::iter(writes.chunks(TRANSACTION_ITEMS))
+                .map(|chunk| async move {
+                    let conflicted = self.store.write_tracks(user_id, chunk).await?;
+                    Ok::<_, StoreError>((chunk, conflicted))
+                })
+                .buffer_unordered(TRANSACTION_CONCURRENCY)
+                .try_collect()
+                .await?;
+            let mut again: Vec<String> = Vec::new();
+            let mut reread: Vec<String> = Vec::new();
+            for (chunk, conflicted) in outcomes {
+                if conflicted.is_empty() {
+                    entered += chunk.iter().filter(|t| t.entered_by(op)).count() as u64;
+                    continue;
+                }
+                // Nothing of a cancelled transaction was written: all of it goes again, and
+                // only the tracks whose check failed need reading.
+                again.extend(chunk.iter().map(|t| t.key.clone()));
+                reread.extend(conflicted.iter().map(|&i| chunk[i].key.clone()));
+            }
+            if again.is_empty() {
+                return Ok(entered);
+            }
+            let fresh = self.store.get_tracks(user_id, &reread).await?;
+            for key in reread {
+                let stored = fresh.get(&key).cloned().unwrap_or_default();
+                current.insert(key, stored);
+            }
+            pending = deltas.iter().filter(|d| again.contains(&d.key)).collect();
+            // A short, growing pause lets the other writer finish before the next attempt.
+            tokio::time::sleep(std::time::Duration::from_millis(10 * (round as u64 + 1))).await;
         }
         Err(StoreError::Conflict)
     }
