@@ -127,8 +127,8 @@ pub async fn request_erase(
             store.delete_keys(&page).await?;
             let states = store.user_oauth_state_keys(user_id).await?;
             store.delete_keys(&states).await?;
-            store.finish_erase(user_id, &erase_id).await?;
-            deleted += (page.len() + states.len()) as u64;
+            let profile = store.finish_erase(user_id, &erase_id).await?;
+            deleted += (page.len() + states.len() + usize::from(profile)) as u64;
             info!(
                 user_id,
                 items = deleted,

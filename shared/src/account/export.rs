@@ -120,8 +120,10 @@ pub fn value_json(value: &AttributeValue) -> Value {
     }
 }
 
-/// An item as the user sees it in the export: `entity` first, then every attribute except the
-/// table's plumbing and secrets. None for items that are secrets as a whole.
+/// An item as the user sees it in the export: `entity`, `record_id` (the sort key: for some
+/// kinds, such as Spotify's ranked lists, the only place the list and time range are kept),
+/// then every attribute except the table's plumbing and secrets. None for items that are
+/// secrets as a whole.
 pub fn item_view(item: &Item) -> Option<Value> {
     if is_secret_item(item) {
         return None;
@@ -129,12 +131,17 @@ pub fn item_view(item: &Item) -> Option<Value> {
     let mut attributes: Vec<(&String, &AttributeValue)> = item
         .iter()
         .filter(|(k, _)| {
-            !PLUMBING.contains(&k.as_str()) && k.as_str() != "entity" && !is_secret_attribute(k)
+            !PLUMBING.contains(&k.as_str())
+                && !["entity", "record_id"].contains(&k.as_str())
+                && !is_secret_attribute(k)
         })
         .collect();
     attributes.sort_by(|a, b| a.0.cmp(b.0));
     let mut view = Map::new();
     view.insert("entity".into(), Value::String(entity_of(item)));
+    if let Some(sk) = string_attr(item, "sk") {
+        view.insert("record_id".into(), Value::String(sk.to_string()));
+    }
     for (k, v) in attributes {
         view.insert(k.clone(), value_json(v));
     }
@@ -261,7 +268,12 @@ mod tests {
         let view = item_view(&future_kind).unwrap();
         assert_eq!(
             view,
-            json!({"entity": "service", "username": "me", "details": {"country": "SE"}})
+            json!({
+                "entity": "service",
+                "record_id": "SERVICE#deezer",
+                "username": "me",
+                "details": {"country": "SE"},
+            })
         );
         assert!(!view.to_string().contains("LEAK"));
     }
@@ -294,6 +306,7 @@ mod tests {
             item_view(&song).unwrap(),
             json!({
                 "entity": "song",
+                "record_id": "TRACK#k1",
                 "album": null,
                 "applied_ops": [1, 2, 3],
                 "artist": "Björk",
@@ -316,7 +329,7 @@ mod tests {
         ]);
         assert_eq!(
             item_view(&profile).unwrap(),
-            json!({"entity": "profile", "manual_artists": 2})
+            json!({"entity": "profile", "record_id": "PROFILE", "manual_artists": 2})
         );
         let odd = item(&[("pk", attr::s("USER#u")), ("sk", attr::s("NEWKIND#x#y"))]);
         assert_eq!(entity_of(&odd), "newkind");
