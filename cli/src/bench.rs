@@ -159,5 +159,42 @@ pub async fn sync(args: &[String]) -> CliResult<()> {
     if usage.invocations == 0 {
         println!("(no usage lines found in the Lambda logs; worker columns are empty)");
     }
+    incremental(&standin, &session, &o).await
+}
+
+/// The everyday case after the first sync: 10 new scrobbles, then "Sync now".
+async fn incremental(standin: &StandIn, session: &Session, o: &Options) -> CliResult<()> {
+    let now = karaoke_shared::clock::now_secs();
+    let fresh: Vec<Value> = (0..10)
+        .map(|i| json!({"artist": "Bench Artist", "title": format!("New Song {i}"), "uts": now - 100 + i}))
+        .collect();
+    standin
+        .post(
+            "/_admin/scrobbles",
+            json!({"user": o.user, "scrobbles": fresh}),
+        )
+        .await?;
+    let user_key = o.user.to_lowercase();
+    let before = standin.get("/_admin/stats").await?;
+    let started = Instant::now();
+    session.start_sync().await?;
+    let job = follow(session, Duration::from_millis(200)).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let after = standin.get("/_admin/stats").await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let usage = lambda_usage(wall as u64 + 5);
+    let requests = after["by_user"][&user_key].as_u64().unwrap_or(0)
+        - before["by_user"][&user_key].as_u64().unwrap_or(0);
+    println!("\nincremental sync after 10 new scrobbles: status {}, repairs {}", job["status"], job["repairs"]);
+    println!("| run | new scrobbles | Last.fm requests | wall s | DynamoDB writes | reads |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {} incremental | 10 | {} | {:.1} | {} | {} |",
+        if o.label.is_empty() { &o.user } else { &o.label },
+        requests,
+        wall,
+        usage.writes,
+        usage.reads
+    );
     Ok(())
 }

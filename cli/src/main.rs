@@ -6,6 +6,7 @@ mod catalog;
 mod demo;
 mod migrate;
 mod progress;
+mod rebuild;
 mod stack;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ commands:
       --name NAME      restart point name (default: the file name)
       --dry-run        check the file without writing
   migrate-legacy FILE  import the old system's user_songs export (JSON lines) [--name NAME] [--dry-run]
+  rebuild              recompute Last.fm counts from the stored scrobbles, without Last.fm
+      --user USER_ID   this user (repeatable), or --all for every user; --wait to follow
 
 environment: API_URL, DEV_JWT_SECRET, LASTFM_ADMIN_URL, LASTFM_RATE_LIMIT (from .local/stack.env),
   DEMO_LASTFM_USER (default demo; a real username when LASTFM_API_URL points at Last.fm)";
@@ -36,6 +39,7 @@ async fn main() -> ExitCode {
         Some("import-catalog") => catalog::import(&args[1..]).await,
         Some("bench-api") => bench_api::run().await,
         Some("migrate-legacy") => migrate::run(&args[1..]).await,
+        Some("rebuild") => rebuild::run(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -105,6 +105,7 @@ class Stats:
         with self.lock:
             self.requests = 0
             self.by_method = collections.Counter()
+            self.by_user = collections.Counter()
             self.by_status = collections.Counter()
             self.by_error = collections.Counter()
             self.error29 = 0
@@ -113,11 +114,13 @@ class Stats:
             self.max_1s = 0
             self.since = time.time()
 
-    def arrival(self, method: str):
+    def arrival(self, method: str, user: str = ""):
         now = time.monotonic()
         with self.lock:
             self.requests += 1
             self.by_method[method] += 1
+            if user:
+                self.by_user[user.lower()] += 1
             w = self.window
             w.append(now)
             while w and w[0] <= now - 1.0:
@@ -140,6 +143,7 @@ class Stats:
     def to_json(self):
         with self.lock:
             return {"requests": self.requests, "by_method": dict(self.by_method),
+                    "by_user": dict(self.by_user),
                     "by_status": dict(self.by_status), "by_error": dict(self.by_error),
                     "error29": self.error29, "errors_injected": dict(self.injected),
                     "max_requests_in_any_1s": self.max_1s, "since": self.since,
@@ -531,7 +535,8 @@ class Handler(BaseHTTPRequestHandler):
             if "json" not in ctype:
                 params.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         method = (params.get("method") or "").lower()
-        st.stats.arrival(method if method in METHODS else (method or "(none)"))
+        st.stats.arrival(method if method in METHODS else (method or "(none)"),
+                         params.get("user") or "")
         cfg = st.config
         allowed = cfg.bucket.take()
         latency = cfg.latency_ms

@@ -11,7 +11,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use karaoke_shared::account::export::item_view;
 use karaoke_shared::store::attr::Item;
 use karaoke_shared::store::Store;
-use karaoke_shared::sung::{SungCatalogSong, SungSubmission};
 use karaoke_tests::{assert_songs_match_truth, ensure_sample_catalog, unique, var, Api, Lastfm};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -182,7 +181,6 @@ fn key_names(value: &Value, out: &mut BTreeSet<String>) {
 /// a manual artist, a known song, a sung song, preferences, and a finished job.
 async fn full_user(scrobbles: u64, spotify_lists: bool) -> (String, Api, String) {
     ensure_sample_catalog().await;
-    let store = store().await;
     let user = unique("mine");
     let lastfm_user = format!("m{}", &unique("")[..10]);
     Lastfm::new().create_user(&lastfm_user, scrobbles, 7).await;
@@ -218,26 +216,19 @@ async fn full_user(scrobbles: u64, spotify_lists: bool) -> (String, Api, String)
         )
         .await;
     assert_eq!(known.status, StatusCode::CREATED, "{}", known.body);
-    // No HTTP route records sung songs yet: the store is what that route will call.
-    let entry = store.catalog_song_by_id("KS0001").await.unwrap().unwrap();
-    let now = karaoke_shared::clock::now_secs();
-    let submission = SungSubmission {
-        song_id: "KS0001".into(),
-        sung_at: Some(now - 60),
-        rating: 5,
-        would_sing_again: Some(true),
-        vocal_range: None,
-        difficulty: None,
-        crowd_response: None,
-        notes: Some("encore".into()),
-        client_request_id: unique("rid"),
-    }
-    .validate(now)
-    .unwrap();
-    store
-        .record_sung(&user, &SungCatalogSong::from(&entry), &submission, now)
-        .await
-        .unwrap();
+    let sung = api
+        .call(
+            Method::POST,
+            "/api/me/sung-songs",
+            Some(json!({
+                "song_id": "KS0001",
+                "rating": 5,
+                "notes": "encore",
+                "client_request_id": unique("rid"),
+            })),
+        )
+        .await;
+    assert_eq!(sung.status, StatusCode::CREATED, "{}", sung.body);
     sync_to_done(&api).await;
     if !spotify_lists {
         connect_spotify(&api, &unique("sp-user")).await;

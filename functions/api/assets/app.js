@@ -446,6 +446,9 @@ function signOut(message) {
   state.summary = null;
   artistsList?.clear();
   songsList?.clear();
+  recsList?.clear();
+  sungList?.clear();
+  closeSurvey();
   $("artists-added").replaceChildren();
   show($("artists-added-wrap"), false);
   setNotice("");
@@ -537,7 +540,8 @@ function songRow(item) {
       ? h("span", { class: "pill pill-rating", title: "Your rating" }, icon("star"), `${fmtNum(item.rating)}/5`) : null,
     item.karaoke_available === true
       ? h("span", { class: "pill pill-karaoke karaoke" }, icon("mic"), "Karaoke available") : null);
-  return h("li", { class: "row", dataset: { artist: item.artist, title: item.title } },
+  const songId = item.karaoke_song_id || null;
+  const li = h("li", { class: "row", dataset: songId ? { artist: item.artist, title: item.title, songId } : { artist: item.artist, title: item.title } },
     h("div", { class: "row-main" },
       title,
       item.loved === true
@@ -545,7 +549,11 @@ function songRow(item) {
         : null,
       badges(sources)),
     meta.length ? h("p", { class: "row-meta" }, meta.join(" · ")) : null,
-    pills);
+    pills,
+    item.karaoke_available === true && songId
+      ? singButton({ song_id: songId, title: item.title, artist: item.artist }) : null);
+  li._item = item;
+  return li;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -596,10 +604,11 @@ class PagedList {
     this.more.disabled = true;
     renderState(this.state, { loading: first ? `Loading your ${this.noun}…` : `Loading more ${this.noun}…` });
     try {
-      const q = new URLSearchParams({ limit: String(this.pageSize) });
+      const q = new URLSearchParams({ ...(this.params?.() || {}), limit: String(this.pageSize) });
       if (this.cursor) q.set("cursor", this.cursor);
       const data = await api("GET", `${this.path}?${q}`);
       if (gen !== this.gen) return;
+      this.onData?.(data);
       const items = Array.isArray(data.items) ? data.items : [];
       for (const item of items) {
         const row = this.render(item);
@@ -654,6 +663,8 @@ class PagedList {
 
 let artistsList = null;
 let songsList = null;
+let recsList = null;
+let sungList = null;
 
 function connectAction(label) {
   return h("button", { type: "button", class: "btn btn-small", onclick: () => openServices(true) }, label);
@@ -789,6 +800,253 @@ async function removeArtist(item, btn) {
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Singing: "Sing it!", the "How was it?" survey, My Favorites and Recommendations
+
+const NOTES_MAX = 500;
+const RANGE_WORDS = { comfortable: "Comfortable", too_high: "Too high", too_low: "Too low" };
+const CROWD_WORDS = { loved_it: "Crowd loved it", liked_it: "Crowd liked it", neutral: "Crowd neutral", flat: "Fell flat" };
+
+// One id per opened survey: a retry after a lost answer sends the same id, so the performance
+// counts once (the API answers 200 "duplicate" instead of recording it again).
+const SURVEY = { song: null, requestId: null, opener: null, saving: false };
+
+function newRequestId() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return b64url(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+function singButton(song) {
+  return h("button", {
+    type: "button",
+    class: "btn btn-small btn-sing",
+    "aria-label": `Sing it! ${song.title} - ${song.artist}`,
+    dataset: { songId: song.song_id },
+    onclick: (e) => openSurvey(song, e.currentTarget),
+  }, icon("mic"), "Sing it!");
+}
+
+function sungPills(s) {
+  if (!s || typeof s.times_sung !== "number" || s.times_sung <= 0) return [];
+  return [
+    h("span", { class: "pill pill-sung" }, `Sung ${fmtNum(s.times_sung)}×`),
+    typeof s.rating === "number"
+      ? h("span", { class: "pill pill-rating", title: "Your rating" }, icon("star"), `${fmtNum(s.rating)}/5`) : null,
+  ];
+}
+
+function openSurvey(song, opener) {
+  const dlg = $("survey");
+  const form = $("survey-form");
+  form.reset();
+  SURVEY.song = song;
+  SURVEY.requestId = newRequestId();
+  SURVEY.opener = opener || null;
+  SURVEY.saving = false;
+  $("survey-song").textContent = `${song.title} - ${song.artist}`;
+  $("survey-notes-count").textContent = `0 of ${fmtNum(NOTES_MAX)} characters`;
+  setGroupError($("survey-rating"), $("survey-rating-error"), "");
+  setFieldError($("survey-notes"), $("survey-notes-error"), "");
+  setFieldError($("survey-when"), $("survey-when-error"), "");
+  show($("survey-error"), false);
+  $("survey-status").textContent = "";
+  $("survey-save").disabled = false;
+  if (!dlg.open) dlg.showModal();
+  form.querySelector('input[name="rating"]').focus();
+}
+
+function closeSurvey() {
+  const dlg = $("survey");
+  if (dlg?.open) dlg.close();
+  SURVEY.song = null;
+}
+
+function radioValue(name) {
+  return $("survey-form").querySelector(`input[name="${name}"]:checked`)?.value ?? "";
+}
+
+/** The survey as the API's body, or null with the problems shown at their fields. */
+function surveyBody() {
+  const body = { song_id: SURVEY.song.song_id, client_request_id: SURVEY.requestId };
+  let ok = true;
+  const rating = Number(radioValue("rating"));
+  if (!rating) {
+    setGroupError($("survey-rating"), $("survey-rating-error"), "Choose a rating from 1 to 5 stars.");
+    ok = false;
+  } else {
+    body.rating = rating;
+  }
+  const again = radioValue("would_sing_again");
+  if (again) body.would_sing_again = again === "true";
+  for (const name of ["vocal_range", "difficulty", "crowd_response"]) {
+    const v = radioValue(name);
+    if (v) body[name] = v;
+  }
+  const notes = $("survey-notes").value.trim();
+  if ([...notes].length > NOTES_MAX) {
+    setFieldError($("survey-notes"), $("survey-notes-error"), `Notes can be at most ${NOTES_MAX} characters.`);
+    ok = false;
+  } else if (notes) {
+    body.notes = notes;
+  }
+  const when = $("survey-when").value;
+  if (when) {
+    const d = new Date(when); // datetime-local: the browser's own time zone
+    if (Number.isNaN(d.getTime())) {
+      setFieldError($("survey-when"), $("survey-when-error"), "Enter a date and time, or leave it empty for now.");
+      ok = false;
+    } else if (d.getTime() > Date.now() + 86_400_000) {
+      setFieldError($("survey-when"), $("survey-when-error"), "That is in the future.");
+      ok = false;
+    } else if (d.getFullYear() < 2000) {
+      setFieldError($("survey-when"), $("survey-when-error"), "Choose a date from 2000 on.");
+      ok = false;
+    } else {
+      body.sung_at = d.toISOString().replace(/\.\d{3}Z$/, "Z");
+    }
+  }
+  return ok ? body : null;
+}
+
+const SURVEY_FIELDS = {
+  invalid_rating: () => setGroupError($("survey-rating"), $("survey-rating-error"), "Choose a rating from 1 to 5 stars."),
+  invalid_notes: (m) => setFieldError($("survey-notes"), $("survey-notes-error"), m),
+  invalid_sung_at: (m) => setFieldError($("survey-when"), $("survey-when-error"), m),
+};
+
+async function submitSurvey(ev) {
+  ev.preventDefault();
+  if (!SURVEY.song || SURVEY.saving) return;
+  show($("survey-error"), false);
+  const body = surveyBody();
+  if (!body) {
+    $("survey-form").querySelector('[aria-invalid="true"], .has-error input')?.focus();
+    return;
+  }
+  const song = SURVEY.song;
+  SURVEY.saving = true;
+  $("survey-save").disabled = true;
+  $("survey-status").textContent = "Saving…";
+  try {
+    const record = await api("POST", "api/me/sung-songs", body);
+    closeSurvey();
+    setNotice(record.duplicate
+      ? `Already saved: ${song.title} - ${song.artist}.`
+      : `Saved: ${song.title} - ${song.artist}, sung ${fmtNum(record.times_sung)}×.`, "ok");
+    applySung(record);
+  } catch (e) {
+    if (isAbort(e)) return;
+    $("survey-status").textContent = "";
+    const field = SURVEY_FIELDS[e.code];
+    if (field) {
+      field(e.message);
+    } else {
+      // Network trouble or a server error: the same request id goes with the retry.
+      $("survey-error").textContent = `Not saved. ${e.message}`;
+      show($("survey-error"));
+    }
+  } finally {
+    SURVEY.saving = false;
+    $("survey-save").disabled = false;
+  }
+}
+
+/** A saved performance: the song's rows say "Sung N×", and the lists that depend on it reload. */
+function applySung(record) {
+  for (const li of songsList.list.querySelectorAll(":scope > li")) {
+    if (li.dataset.songId !== record.song_id || !li._item) continue;
+    li.replaceWith(songRow({
+      ...li._item,
+      times_sung: record.times_sung,
+      rating: record.rating,
+      would_sing_again: record.would_sing_again,
+      favorite: record.favorite,
+      last_sung_at: record.last_sung_at,
+    }));
+  }
+  sungList.reset();
+  recsList.reset();
+}
+
+/** A group of toggle buttons of which exactly one is pressed. */
+function pressOne(group, attr, onChange) {
+  group.addEventListener("click", (e) => {
+    const btn = e.target.closest("button");
+    if (!btn || btn.getAttribute("aria-pressed") === "true") return;
+    for (const b of group.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === btn));
+    onChange(btn.dataset[attr]);
+  });
+}
+
+function recRow(item) {
+  const reasons = (Array.isArray(item.reasons) ? item.reasons : []).filter((r) => r && r.text);
+  // Parts with an effect first (the API orders them); details without points follow, fewer shown.
+  const shown = reasons.filter((r) => r.points !== 0).concat(reasons.filter((r) => r.points === 0)).slice(0, 4);
+  const title = h("span", { class: "row-title" },
+    h("span", { class: "song-title" }, item.title),
+    h("span", { class: "song-sep" }, " - "),
+    h("span", { class: "song-artist" }, item.artist));
+  return h("li", { class: "row rec", dataset: { songId: item.song_id, artist: item.artist, title: item.title } },
+    h("div", { class: "row-main" }, title),
+    h("span", { class: "pills" },
+      sungPills(item.sung),
+      item.sung?.favorite ? h("span", { class: "pill pill-fav" }, icon("heart"), "Favourite") : null,
+      typeof item.brand_count === "number" && item.brand_count > 0
+        ? h("span", { class: "pill pill-karaoke karaoke" }, icon("mic"), plural(item.brand_count, "karaoke brand", "karaoke brands"))
+        : null),
+    shown.length
+      ? h("ul", { class: "reasons", "aria-label": "Why" },
+        shown.map((r) => h("li", { class: r.points < 0 ? "reason reason-down" : r.points > 0 ? "reason reason-up" : "reason", dataset: { code: r.code } }, r.text)))
+      : null,
+    singButton({ song_id: item.song_id, title: item.title, artist: item.artist }));
+}
+
+function recsEmpty(filter) {
+  switch (filter) {
+    case "favorites":
+      return { empty: "No favourites here yet. After you sing, press “Sing it!” and rate the song 4 or 5 stars." };
+    case "new":
+      return { empty: "You have sung every song we would recommend. Sing on!" };
+    case "known":
+      return { empty: "None of the songs you listen to has a karaoke version among these recommendations yet." };
+    default: {
+      const connected = Boolean(state.services?.lastfm?.connected || state.services?.spotify?.connected);
+      return connected
+        ? { empty: "Nothing to recommend yet: sync, or add artists you know, and recommendations appear here." }
+        : { empty: "Connect Last.fm or Spotify, or add artists you know, to get recommendations.", action: connectAction("Connect a service") };
+    }
+  }
+}
+
+function sungEmpty(favorites) {
+  return favorites
+    ? { empty: "No favourites yet. Songs you rate 4 or 5 stars, or would sing again, appear here." }
+    : { empty: "Nothing sung yet. After you sing a song, press “Sing it!” next to it." };
+}
+
+function sungRow(item) {
+  const latest = item.latest || {};
+  const title = h("span", { class: "row-title" },
+    h("span", { class: "song-title" }, item.title),
+    h("span", { class: "song-sep" }, " - "),
+    h("span", { class: "song-artist" }, item.artist));
+  const meta = [];
+  if (item.last_sung_at) meta.push(`Last sung ${fmtDate(item.last_sung_at)}`);
+  if (latest.notes) meta.push(`“${latest.notes}”`);
+  return h("li", { class: "row", dataset: { songId: item.song_id, artist: item.artist, title: item.title } },
+    h("div", { class: "row-main" },
+      title,
+      item.favorite ? h("span", { class: "loved fav", title: "In My Favorites" }, icon("heart"), h("span", { class: "sr-only" }, "Favourite")) : null),
+    meta.length ? h("p", { class: "row-meta" }, meta.join(" · ")) : null,
+    h("span", { class: "pills" },
+      sungPills(item),
+      item.would_sing_again === true ? h("span", { class: "pill pill-again" }, "Would sing again") : null,
+      RANGE_WORDS[latest.vocal_range] ? h("span", { class: `pill pill-range range-${latest.vocal_range}` }, RANGE_WORDS[latest.vocal_range]) : null,
+      CROWD_WORDS[latest.crowd_response] ? h("span", { class: "pill pill-crowd" }, CROWD_WORDS[latest.crowd_response]) : null),
+    singButton({ song_id: item.song_id, title: item.title, artist: item.artist }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Summary counts
 
@@ -880,6 +1138,7 @@ function finishFollowing() {
   // Fresh data: reload the lists, the counts and the services' last-sync times.
   artistsList.reset();
   songsList.reset();
+  recsList.reset();
   loadServices();
   refreshSummary();
 }
@@ -1514,6 +1773,8 @@ function enterMyData() {
   loadPreferences();
   artistsList.reset();
   songsList.reset();
+  recsList.reset();
+  sungList.reset();
   refreshSummary();
   // Services first, then the sync status (its wording depends on whether anything is connected).
   loadServices().then(() => loadSync());
@@ -1582,6 +1843,42 @@ async function boot() {
     render: songRow,
     empty: () => emptyState("songs"),
   });
+
+  recsList = new PagedList({
+    path: "api/me/recommendations", noun: "recommendations", one: "recommendation",
+    list: $("recs-list"), box: $("recs-box"), sentinel: $("recs-sentinel"),
+    more: $("recs-more"), state: $("recs-state"), shown: $("recs-shown"),
+    render: recRow, filter: "all",
+    params() { return { filter: this.filter }; },
+    onData: (data) => {
+      $("recs-counts").textContent = typeof data.total === "number" ? plural(data.total, "song", "songs") : "";
+    },
+    empty: () => recsEmpty(recsList.filter),
+  });
+  sungList = new PagedList({
+    path: "api/me/sung-songs", noun: "songs", one: "song",
+    list: $("sung-list"), box: $("sung-box"), sentinel: $("sung-sentinel"),
+    more: $("sung-more"), state: $("sung-state"), shown: $("sung-shown"),
+    render: sungRow, favorites: true,
+    params() { return this.favorites ? { favorites: "true" } : {}; },
+    empty: () => sungEmpty(sungList.favorites),
+  });
+  pressOne($("recs-filters"), "filter", (f) => { recsList.filter = f; recsList.reset(); });
+  pressOne($("sung-views"), "view", (v) => {
+    sungList.favorites = v === "favorites";
+    $("sung-title").textContent = sungList.favorites ? "My Favorites" : "Songs You've Sung";
+    sungList.reset();
+  });
+  $("survey-form").addEventListener("submit", submitSurvey);
+  $("survey-cancel").addEventListener("click", () => closeSurvey());
+  $("survey").addEventListener("close", () => SURVEY.opener?.isConnected && SURVEY.opener.focus());
+  $("survey-notes").addEventListener("input", () => {
+    const n = [...$("survey-notes").value].length;
+    $("survey-notes-count").textContent = `${fmtNum(n)} of ${fmtNum(NOTES_MAX)} characters`;
+    if ($("survey-notes").getAttribute("aria-invalid")) setFieldError($("survey-notes"), $("survey-notes-error"), "");
+  });
+  $("survey-rating").addEventListener("change", () => setGroupError($("survey-rating"), $("survey-rating-error"), ""));
+  $("survey-when").addEventListener("input", () => setFieldError($("survey-when"), $("survey-when-error"), ""));
 
   const params = takeReturnParams();
   state.config = await loadConfig();

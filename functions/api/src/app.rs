@@ -12,7 +12,7 @@ use karaoke_shared::store::rate_gate::DynamoRateGate;
 
 use crate::error::ApiError;
 use crate::routes;
-use crate::routes::{account, library, services};
+use crate::routes::{account, library, services, sung};
 
 pub struct App {
     pub ctx: Context,
@@ -45,6 +45,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/me/known-songs"),
     ("GET", "/api/me/preferences"),
     ("PUT", "/api/me/preferences"),
+    ("POST", "/api/me/sung-songs"),
+    ("GET", "/api/me/sung-songs"),
+    ("DELETE", "/api/me/sung-songs"),
+    ("GET", "/api/me/recommendations"),
     ("GET", "/api/me"),
     ("DELETE", "/api/me"),
     ("GET", "/api/me/export"),
@@ -192,6 +196,10 @@ impl App {
             ("DELETE", "/api/me/known-songs") => library::remove_known_song(self, call).await,
             ("GET", "/api/me/preferences") => account::preferences(self, call).await,
             ("PUT", "/api/me/preferences") => account::put_preferences(self, call).await,
+            ("POST", "/api/me/sung-songs") => sung::record(self, call).await,
+            ("GET", "/api/me/sung-songs") => sung::list(self, call).await,
+            ("DELETE", "/api/me/sung-songs") => sung::remove(self, call).await,
+            ("GET", "/api/me/recommendations") => sung::recommendations(self, call).await,
             ("GET", "/api/me") => routes::my_data::status(self, call).await,
             ("DELETE", "/api/me") => routes::my_data::erase(self, call).await,
             ("GET", "/api/me/export") => routes::my_data::export(self, call).await,

@@ -8,6 +8,7 @@ use karaoke_shared::store::attr::{self, Item};
 use karaoke_shared::store::library::{ArtistRow, KnownSong, SongRow};
 use karaoke_shared::store::spotify::SpotifyService;
 use karaoke_shared::store::users::LastfmService;
+use karaoke_shared::sung::SungSummary;
 use karaoke_shared::sync::job::{Job, JobStatus};
 
 pub fn job(job: &Job, now: i64) -> Value {
@@ -41,6 +42,8 @@ pub fn job(job: &Job, now: i64) -> Value {
         "finished_at": job.finished_at.map(rfc3339),
         "duration_seconds": job.started_at.map(|s| job.finished_at.unwrap_or(now) - s),
         "eta_seconds": if stalled { None } else { job.eta_seconds(now) },
+        "reconcile": job.reconcile,
+        "repairs": job.repairs,
         "errors": errors,
     })
 }
@@ -88,7 +91,8 @@ fn sources(lastfm: bool, spotify: bool, manual: bool, quiz: bool) -> Vec<&'stati
     .collect()
 }
 
-pub fn song(row: &SongRow, karaoke: Option<&CatalogHit>) -> Value {
+/// `sung`: the user's record of singing this row's karaoke version, if any.
+pub fn song(row: &SongRow, karaoke: Option<&CatalogHit>, sung: Option<&SungSummary>) -> Value {
     let mut v = json!({
         "artist": row.artist,
         "title": row.title,
@@ -116,6 +120,14 @@ pub fn song(row: &SongRow, karaoke: Option<&CatalogHit>) -> Value {
     }
     if let Some(id) = &row.known_song_id {
         v["known_song_id"] = json!(id);
+    }
+    // Absent, not zero, for songs never sung: clients show "Sung 3×" only when it is there.
+    if let Some(s) = sung {
+        v["times_sung"] = json!(s.times_sung);
+        v["last_sung_at"] = json!(s.last_sung_at.map(rfc3339));
+        v["rating"] = json!(s.rating);
+        v["would_sing_again"] = json!(s.would_sing_again);
+        v["favorite"] = json!(s.is_favorite());
     }
     v
 }

@@ -99,6 +99,23 @@ impl<G: RateGate> LastfmClient<G> {
         self.call(&params, parse_recent_tracks).await
     }
 
+    /// How many scrobbles Last.fm has in a window: one smallest-possible page, for its `total`.
+    pub async fn window_total(&self, user: &str, window: Window) -> Result<u64, LastfmError> {
+        let mut params = vec![
+            ("method", "user.getrecenttracks".to_string()),
+            ("user", user.to_string()),
+            ("limit", "1".to_string()),
+            ("page", "1".to_string()),
+        ];
+        if let Some(from) = window.from {
+            params.push(("from", from.to_string()));
+        }
+        if let Some(to) = window.to {
+            params.push(("to", to.to_string()));
+        }
+        Ok(self.call(&params, parse_recent_tracks).await?.total)
+    }
+
     pub async fn user_info(&self, user: &str) -> Result<UserInfo, LastfmError> {
         let params = [
             ("method", "user.getinfo".to_string()),

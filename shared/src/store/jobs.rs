@@ -6,7 +6,22 @@ use super::attr::{self, Item};
 use super::keys;
 use super::{Store, StoreError};
 use crate::lastfm::Window;
-use crate::sync::job::{Job, JobKind, JobStatus, UnitPlan};
+use crate::sync::job::{Job, JobKind, JobStatus, PlannedWindow, Repair, UnitPlan};
+
+fn json_attr<T: serde::de::DeserializeOwned + Default>(
+    item: &Item,
+    name: &str,
+) -> Result<T, StoreError> {
+    match attr::get_s_opt(item, name)? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("job {name}: {e}"))),
+        None => Ok(T::default()),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> AttributeValue {
+    attr::s(serde_json::to_string(value).expect("plain data serialises"))
+}
 
 fn to_item(job: &Job) -> Item {
     let mut item = Item::new();
@@ -19,6 +34,9 @@ fn to_item(job: &Job) -> Item {
     item.insert("lastfm_user".into(), attr::s(&job.lastfm_user));
     item.insert("generation".into(), attr::s(&job.generation));
     item.insert("spotify".into(), AttributeValue::Bool(job.spotify));
+    if job.reconcile {
+        item.insert("reconcile".into(), AttributeValue::Bool(true));
+    }
     if let Some(from) = job.window.from {
         item.insert("window_from".into(), attr::n(from));
     }
@@ -47,12 +65,16 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
             to: attr::get_n_opt(item, "window_to")?,
         },
         spotify: attr::get_bool_opt(item, "spotify")?.unwrap_or(false),
+        reconcile: attr::get_bool_opt(item, "reconcile")?.unwrap_or(false),
+        windows: json_attr(item, "windows")?,
+        repairs: json_attr(item, "repairs")?,
         pages_total: attr::get_n_opt(item, "pages_total")?,
         plan: UnitPlan {
             scrobble_pages: attr::get_n_opt(item, "scrobble_pages")?.unwrap_or(0),
             artist_pages: attr::get_n_opt(item, "artist_pages")?.unwrap_or(0),
             loved_pages: attr::get_n_opt(item, "loved_pages")?.unwrap_or(0),
             spotify_lists: attr::get_n_opt(item, "spotify_lists")?.unwrap_or(0),
+            finalize: attr::get_n_opt(item, "finalize")?.unwrap_or(0),
         },
         done_pages: attr::get_ns(item, "done_pages")?,
         failed_pages: attr::get_ns(item, "failed_pages")?,
@@ -157,6 +179,7 @@ impl Store {
         &self,
         job: &Job,
         plan: UnitPlan,
+        windows: &[PlannedWindow],
         scrobbles_total: u64,
         artists_total: u64,
         newest_uts: Option<i64>,
@@ -168,6 +191,8 @@ impl Store {
              artist_pages = if_not_exists(artist_pages, :ap), \
              loved_pages = if_not_exists(loved_pages, :lp), \
              spotify_lists = if_not_exists(spotify_lists, :sl), \
+             finalize = if_not_exists(finalize, :fin), \
+             windows = if_not_exists(windows, :windows), \
              scrobbles_total = if_not_exists(scrobbles_total, :scrobbles), \
              artists_total = if_not_exists(artists_total, :artists), \
              started_at = if_not_exists(started_at, :now), #status = :running, updated_at = :now",
@@ -178,6 +203,8 @@ impl Store {
             (":ap", attr::n(plan.artist_pages)),
             (":lp", attr::n(plan.loved_pages)),
             (":sl", attr::n(plan.spotify_lists)),
+            (":fin", attr::n(plan.finalize)),
+            (":windows", to_json(&windows)),
             (":scrobbles", attr::n(scrobbles_total)),
             (":artists", attr::n(artists_total)),
             (":now", attr::n(now)),
@@ -212,7 +239,7 @@ impl Store {
         job: &Job,
         page: u32,
         scrobbles: u64,
-        tracks_added: u64,
+        tracks_added: i64,
         now: i64,
     ) -> Result<Option<Job>, StoreError> {
         let result = self
@@ -234,6 +261,25 @@ impl Store {
         match result {
             Ok(job) => Ok(Some(job)),
             Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What the finishing step found; written before it is counted, the same every time.
+    pub async fn set_job_repairs(&self, job: &Job, repairs: &[Repair]) -> Result<(), StoreError> {
+        match self
+            .update_job(
+                job,
+                "SET repairs = :repairs",
+                "#status = :running",
+                vec![
+                    (":repairs", to_json(&repairs)),
+                    (":running", attr::s("running")),
+                ],
+            )
+            .await
+        {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
             Err(e) => Err(e),
         }
     }

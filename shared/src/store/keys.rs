@@ -42,6 +42,32 @@ pub fn ledger_sk(job_id: &str, page: u32) -> String {
     format!("LEDGER#{job_id}#{page:06}")
 }
 
+/// One part of one month of the scrobble archive (a month too big for one item spans parts).
+pub fn archive_sk(month: &str, part: usize) -> String {
+    format!("ARCH#{month}#{part:02}")
+}
+
+pub fn archive_month_prefix(month: &str) -> String {
+    format!("ARCH#{month}#")
+}
+
+pub const ARCHIVE_PREFIX: &str = "ARCH#";
+/// Which months the archive holds, with their scrobble and part counts.
+pub const ARCHIVE_INDEX_SK: &str = "ARCHIVE";
+
+/// The change a window re-read found, recorded once before it is applied (see sync::finalize).
+pub fn window_diff_prefix(job_id: &str) -> String {
+    format!("WDIFF#{job_id}#")
+}
+
+pub fn window_diff_sk(job_id: &str, part: usize) -> String {
+    format!("WDIFF#{job_id}#P{part:03}")
+}
+
+pub fn window_diff_marker_sk(job_id: &str) -> String {
+    format!("WDIFF#{job_id}#M")
+}
+
 /// The "Songs You Know" index partition of one user.
 pub fn songs_gsi_pk(user_id: &str) -> String {
     format!("SONGS#{user_id}")

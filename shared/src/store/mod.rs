@@ -1,6 +1,7 @@
 //! DynamoDB storage: one table, entity types kept apart by key (see docs/DATA-MODEL.md).
 
 pub mod account;
+pub mod archive;
 pub mod attr;
 pub mod jobs;
 pub mod keys;

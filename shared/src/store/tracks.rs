@@ -215,6 +215,30 @@ impl Store {
         key: &str,
         keep_generation: &str,
     ) -> Result<(), StoreError> {
+        self.drop_lastfm_part(user_id, key, |item| {
+            Ok(attr::get_s_opt(item, "generation")?.as_deref() != Some(keep_generation))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Drops the Last.fm part of a song whose every scrobble was deleted on Last.fm. Returns
+    /// whether it did.
+    pub async fn drop_unplayed_track(&self, user_id: &str, key: &str) -> Result<bool, StoreError> {
+        self.drop_lastfm_part(user_id, key, |item| {
+            Ok(attr::get_n_opt::<u64>(item, "playcount")? == Some(0))
+        })
+        .await
+    }
+
+    /// Removes the Last.fm attributes (or the whole item when no other source knows the
+    /// song) if `applies` says so for the item as read; retried on concurrent writes.
+    async fn drop_lastfm_part(
+        &self,
+        user_id: &str,
+        key: &str,
+        applies: impl Fn(&Item) -> Result<bool, StoreError>,
+    ) -> Result<bool, StoreError> {
         for _ in 0..10 {
             self.metrics.read();
             let out = self
@@ -227,11 +251,11 @@ impl Store {
                 .send()
                 .await
                 .map_err(StoreError::from_sdk)?;
-            let Some(item) = out.item else { return Ok(()) };
-            if attr::get_s_opt(&item, "generation")?.as_deref() == Some(keep_generation)
-                || !item.contains_key("playcount")
-            {
-                return Ok(());
+            let Some(item) = out.item else {
+                return Ok(false);
+            };
+            if !item.contains_key("playcount") || !applies(&item)? {
+                return Ok(false);
             }
             let version: u64 = attr::get_n_opt(&item, "version")?.unwrap_or(0);
             let row = crate::store::library::song_row(&item)?;
@@ -272,7 +296,7 @@ impl Store {
                     .map_err(StoreError::from_sdk)
             };
             match result {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(true),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }

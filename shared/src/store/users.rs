@@ -20,6 +20,8 @@ pub struct LastfmService {
     pub track_count: u64,
     /// Artists in the last refreshed top list.
     pub artist_count: u64,
+    /// When every past window was last compared with Last.fm's totals.
+    pub reconciled_at: Option<i64>,
 }
 
 fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
@@ -32,6 +34,7 @@ fn service_from_item(item: &Item) -> Result<LastfmService, StoreError> {
         last_job_id: attr::get_s_opt(item, "last_job_id")?,
         track_count: attr::get_n_opt(item, "track_count")?.unwrap_or(0),
         artist_count: attr::get_n_opt(item, "artist_count")?.unwrap_or(0),
+        reconciled_at: attr::get_n_opt(item, "reconciled_at")?,
     })
 }
 
@@ -83,6 +86,7 @@ impl Store {
                 last_job_id: None,
                 track_count: 0,
                 artist_count: 0,
+                reconciled_at: None,
             },
         };
         let mut item = Item::from([
@@ -116,6 +120,9 @@ impl Store {
         }
         if let Some(j) = &service.last_job_id {
             item.insert("last_job_id".into(), attr::s(j));
+        }
+        if let Some(t) = service.reconciled_at {
+            item.insert("reconciled_at".into(), attr::n(t));
         }
         item.insert("track_count".into(), attr::n(service.track_count));
         item.insert("artist_count".into(), attr::n(service.artist_count));
@@ -166,7 +173,10 @@ impl Store {
                     &job.user_id,
                 )),
             );
-        if job.kind == JobKind::Full {
+        if job.kind == JobKind::Full || job.reconcile {
+            update.push_str(", reconciled_at = :now");
+        }
+        if job.kind != JobKind::Incremental {
             update.push_str(", generation = :gen, track_count = :tracks");
             request = request.expression_attribute_values(":gen", attr::s(&job.generation));
         } else {

@@ -20,6 +20,8 @@ pub struct TrackDelta {
     pub album: Option<String>,
     pub loved: Option<bool>,
     pub count: u64,
+    /// Scrobbles the user deleted on Last.fm since they were counted (reconciliation).
+    pub removed: u64,
     pub first_uts: i64,
     pub last_uts: i64,
     pub display_order: i64,
@@ -52,6 +54,7 @@ pub fn aggregate(scrobbles: &[Scrobble], page: u32) -> Vec<TrackDelta> {
                 album: s.album.clone(),
                 loved: s.loved,
                 count: 1,
+                removed: 0,
                 first_uts: s.uts,
                 last_uts: s.uts,
                 display_order: order,
@@ -112,6 +115,10 @@ pub enum Merge {
 /// Folds a delta into the stored state exactly once per (job, op).
 pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> Merge {
     let Some(old) = existing else {
+        if delta.count == 0 {
+            // Only removals for a track we never counted: nothing to take away.
+            return Merge::AlreadyApplied;
+        }
         return Merge::Write(Box::new(TrackState {
             key: delta.key.clone(),
             artist: delta.artist.clone(),
@@ -145,7 +152,7 @@ pub fn merge(existing: Option<&TrackState>, delta: &TrackDelta, op: Op<'_>) -> M
         next.sync_count = old.sync_count + 1;
     }
     if old.generation == op.generation {
-        next.playcount = old.playcount + delta.count;
+        next.playcount = (old.playcount + delta.count).saturating_sub(delta.removed);
         next.first_uts = old.first_uts.min(delta.first_uts);
         next.last_uts = old.last_uts.max(delta.last_uts);
     } else {

@@ -48,7 +48,7 @@ pub fn plan(latest: Option<&Job>, lastfm: Option<&LastfmService>, now: i64) -> P
             matches!(job.status, JobStatus::Partial | JobStatus::Failed) || job.is_stalled(now);
         let same_account = job.lastfm_user == service.username;
         let still_current =
-            job.kind == JobKind::Full || service.generation.as_ref() == Some(&job.generation);
+            job.kind != JobKind::Incremental || service.generation.as_ref() == Some(&job.generation);
         if unfinished && same_account && still_current {
             return Plan::Resume(Box::new(job.clone()));
         }
@@ -56,8 +56,9 @@ pub fn plan(latest: Option<&Job>, lastfm: Option<&LastfmService>, now: i64) -> P
     match (service.watermark_uts, &service.generation) {
         (Some(watermark), Some(generation)) => Plan::New {
             kind: JobKind::Incremental,
+            // Re-read the last two weeks too: Last.fm accepts scrobbles that late.
             window: Window {
-                from: Some(watermark + 1),
+                from: Some((watermark + 1 - super::archive::TRAILING_SECS).max(0)),
                 to: Some(now),
             },
             generation: Some(generation.clone()),
@@ -80,12 +81,34 @@ pub enum SyncRequest {
     NotConnected,
 }
 
+/// How often an incremental sync also compares every past window with Last.fm's totals.
+pub const RECONCILE_EVERY_SECS: i64 = 7 * 24 * 60 * 60;
+
+/// Whether this incremental sync should reconcile: asked for, or not done for a week.
+pub fn reconcile_due(service: Option<&LastfmService>, asked: bool, now: i64) -> bool {
+    asked
+        || service
+            .is_some_and(|s| s.reconciled_at.is_none_or(|t| now - t >= RECONCILE_EVERY_SECS))
+}
+
 pub async fn request_sync(
     store: &Store,
     queues: &Queues,
     user_id: &str,
     now_millis: i64,
     delay_secs: i32,
+) -> Result<SyncRequest, SyncError> {
+    request_sync_with(store, queues, user_id, now_millis, delay_secs, false).await
+}
+
+/// `reconcile`: also compare every past window with Last.fm (see sync::finalize).
+pub async fn request_sync_with(
+    store: &Store,
+    queues: &Queues,
+    user_id: &str,
+    now_millis: i64,
+    delay_secs: i32,
+    reconcile: bool,
 ) -> Result<SyncRequest, SyncError> {
     let now = now_millis / 1000;
     let lastfm = store.get_lastfm_service(user_id).await?;
@@ -150,6 +173,10 @@ pub async fn request_sync(
                 generation: generation.unwrap_or_else(|| job_id.clone()),
                 window,
                 spotify,
+                reconcile: kind == JobKind::Incremental
+                    && reconcile_due(lastfm.as_ref(), reconcile, now),
+                windows: vec![],
+                repairs: vec![],
                 pages_total: None,
                 plan: Default::default(),
                 done_pages: Default::default(),
@@ -177,6 +204,110 @@ pub async fn request_sync(
 }
 
 /// A job whose start message never left would sit "queued" holding the lock: end it instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebuildRequest {
+    Started { job_id: String, pages: u32, scrobbles: u64 },
+    Busy { job_id: String },
+    /// No Last.fm account, or it was never fully synced: there is no archive to rebuild from.
+    NothingToRebuild,
+}
+
+/// Recomputes a user's Last.fm counts from the stored scrobble archive, without Last.fm: the
+/// archive is laid out as the pages a fresh full sync would read (newest first, 200 a page)
+/// and run through the same workers as a new generation, so the result is what a fresh full
+/// sync of the same scrobbles gives, under the current normalisation rules.
+pub async fn request_rebuild(
+    store: &Store,
+    queues: &Queues,
+    user_id: &str,
+    now_millis: i64,
+) -> Result<RebuildRequest, SyncError> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let now = now_millis / 1000;
+    let Some(service) = store.get_lastfm_service(user_id).await? else {
+        return Ok(RebuildRequest::NothingToRebuild);
+    };
+    if service.generation.is_none() {
+        return Ok(RebuildRequest::NothingToRebuild);
+    }
+    let latest = store.latest_job(user_id).await?;
+    if let Some(job) = latest.as_ref().filter(|j| j.status.is_active() && !j.is_stalled(now)) {
+        return Ok(RebuildRequest::Busy {
+            job_id: job.job_id.clone(),
+        });
+    }
+    let job_id = new_job_id(now_millis);
+    let previous = latest.as_ref().map(|j| j.job_id.as_str());
+    if let Err(held) = store
+        .acquire_sync_lock(user_id, &job_id, now + LOCK_LEASE_SECS, now, previous)
+        .await?
+    {
+        return Ok(RebuildRequest::Busy {
+            job_id: held.job_id,
+        });
+    }
+    let index = store.archive_index(user_id).await?;
+    let mut rows = Vec::with_capacity(index.total() as usize);
+    for month in index.months.keys().rev() {
+        rows.extend(store.archive_month(user_id, month).await?);
+    }
+    let job = Job {
+        user_id: user_id.to_string(),
+        job_id: job_id.clone(),
+        kind: JobKind::Rebuild,
+        status: JobStatus::Queued,
+        lastfm_user: service.username.clone(),
+        generation: job_id.clone(),
+        window: Window {
+            from: None,
+            to: Some(now),
+        },
+        spotify: false,
+        reconcile: false,
+        windows: vec![],
+        repairs: vec![],
+        pages_total: None,
+        plan: Default::default(),
+        done_pages: Default::default(),
+        failed_pages: Default::default(),
+        scrobbles_total: 0,
+        scrobbles_done: 0,
+        tracks_added: 0,
+        artists_total: 0,
+        newest_uts: None,
+        created_at: now,
+        started_at: None,
+        updated_at: now,
+        finished_at: None,
+        errors: vec![],
+    };
+    store.create_job(&job).await?;
+    let pages: Vec<Vec<crate::lastfm::Scrobble>> = rows
+        .chunks(crate::lastfm::PAGE_LIMIT as usize)
+        .map(<[_]>::to_vec)
+        .collect();
+    let page_count = pages.len() as u32;
+    stream::iter(pages.into_iter().enumerate())
+        .map(|(i, page)| store.record_ledger_page(user_id, &job_id, i as u32 + 1, page))
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let plan = super::job::UnitPlan {
+        scrobble_pages: page_count,
+        ..Default::default()
+    };
+    store
+        .set_job_totals(&job, plan, &[], rows.len() as u64, 0, None, now)
+        .await?;
+    info!(user_id, job_id = %job_id, pages = page_count, "rebuild requested");
+    send_or_fail(store, queues, &job, 0).await?;
+    Ok(RebuildRequest::Started {
+        job_id,
+        pages: page_count,
+        scrobbles: rows.len() as u64,
+    })
+}
+
 async fn send_or_fail(
     store: &Store,
     queues: &Queues,
@@ -213,6 +344,7 @@ mod tests {
             last_job_id: None,
             track_count: 0,
             artist_count: 0,
+            reconciled_at: None,
         }
     }
 
@@ -226,6 +358,9 @@ mod tests {
             generation: "g".into(),
             window: Window::default(),
             spotify: false,
+            reconcile: false,
+            windows: vec![],
+            repairs: vec![],
             pages_total: Some(3),
             plan: crate::sync::job::UnitPlan {
                 scrobble_pages: 3,
@@ -269,9 +404,22 @@ mod tests {
     }
 
     #[test]
-    fn later_syncs_are_incremental_after_the_watermark() {
+    fn reconciliation_is_due_weekly_or_when_asked() {
+        let mut s = service(Some(1), Some("g"));
+        assert!(reconcile_due(Some(&s), false, 100));
+        s.reconciled_at = Some(100);
+        assert!(!reconcile_due(Some(&s), false, 100 + RECONCILE_EVERY_SECS - 1));
+        assert!(reconcile_due(Some(&s), false, 100 + RECONCILE_EVERY_SECS));
+        assert!(reconcile_due(Some(&s), true, 101));
+        assert!(!reconcile_due(None, false, 101));
+    }
+
+    #[test]
+    fn later_syncs_are_incremental_and_re_read_the_trailing_two_weeks() {
         let done = job(JobStatus::Done, JobKind::Full, 10);
-        match plan(Some(&done), Some(&service(Some(500), Some("g"))), 1000) {
+        let watermark = 2_000_000_000;
+        let now = watermark + 1000;
+        match plan(Some(&done), Some(&service(Some(watermark), Some("g"))), now) {
             Plan::New {
                 kind,
                 window,
@@ -281,8 +429,8 @@ mod tests {
                 assert_eq!(
                     window,
                     Window {
-                        from: Some(501),
-                        to: Some(1000)
+                        from: Some(watermark + 1 - super::super::archive::TRAILING_SECS),
+                        to: Some(now)
                     }
                 );
                 assert_eq!(generation.as_deref(), Some("g"));

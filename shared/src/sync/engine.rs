@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
 use super::aggregate::{aggregate, merge, Merge, Op, TrackDelta};
-use super::job::{Job, JobKind, JobStatus, Unit, UnitPlan};
+use super::job::{Job, JobKind, JobStatus, PlannedWindow, Unit, UnitPlan};
 use super::messages::{SweepTarget, WorkMessage};
 use super::SyncError;
 use crate::clock::now_secs;
@@ -87,18 +87,57 @@ impl<G: RateGate> Engine<G> {
         let mut scrobbles_total = 0;
         let mut artists_total = 0;
         let mut newest = None;
+        let mut windows: Vec<PlannedWindow> = Vec::new();
         if !job.lastfm_user.is_empty() {
             let user = &job.lastfm_user;
             let page = match self.lastfm.recent_tracks(user, 1, job.window).await {
                 Ok(page) => page,
                 Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
             };
-            plan.scrobble_pages = page.total_pages;
-            scrobbles_total = page.total;
-            newest = page.scrobbles.first().map(|s| s.uts);
+            // An incremental sync re-reads the trailing window only when Last.fm's count for
+            // it differs from ours: new, late or deleted scrobbles. Otherwise it costs this
+            // one request (plus the reconciliation checks when those are due).
+            let changed = match job.kind {
+                JobKind::Incremental => {
+                    page.total != self.counted_in(&job.user_id, job.window).await?.len() as u64
+                }
+                _ => true,
+            };
+            if job.kind == JobKind::Incremental {
+                if changed {
+                    windows.push(PlannedWindow {
+                        label: "recent".into(),
+                        window: job.window,
+                        pages: page.total_pages,
+                    });
+                }
+                if job.reconcile {
+                    match self.reconcile_windows(&job).await {
+                        Ok(found) => windows.extend(found),
+                        Err(SyncError::Lastfm(e)) => {
+                            return self.fetch_failed(&job, None, e, receive_count).await
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                plan.scrobble_pages = windows.iter().map(|w| w.pages).sum();
+                plan.finalize = u32::from(!windows.is_empty());
+            } else {
+                plan.scrobble_pages = page.total_pages;
+                plan.finalize = 1;
+            }
+            scrobbles_total = windows
+                .iter()
+                .filter(|w| w.label != "recent")
+                .map(|w| u64::from(w.pages) * u64::from(crate::lastfm::PAGE_LIMIT))
+                .sum::<u64>()
+                + if changed { page.total } else { 0 };
+            if changed {
+                newest = page.scrobbles.first().map(|s| s.uts);
+            }
             // Top artists and loved tracks only change with listening: an incremental sync
             // that found nothing new leaves them be, so it costs one request.
-            if job.kind == JobKind::Full || page.total > 0 {
+            if job.kind == JobKind::Full || changed {
                 let artists = match self.lastfm.top_artists(user, 1).await {
                     Ok(a) => a,
                     Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
@@ -113,7 +152,7 @@ impl<G: RateGate> Engine<G> {
                 first.artists = Some(artists);
                 first.loved = Some(loved);
             }
-            first.scrobbles = Some(page.scrobbles);
+            first.scrobbles = changed.then_some(page.scrobbles);
         }
         if job.spotify {
             plan.spotify_lists = super::job::SPOTIFY_LISTS.len() as u32;
@@ -123,6 +162,7 @@ impl<G: RateGate> Engine<G> {
             .set_job_totals(
                 &job,
                 plan,
+                &windows,
                 scrobbles_total,
                 artists_total,
                 newest,
@@ -136,7 +176,17 @@ impl<G: RateGate> Engine<G> {
             scrobbles_total,
             "job started"
         );
-        let inline = [Unit::Scrobbles(1), Unit::Artists(1), Unit::Loved(1)];
+        // Units whose first page is already in hand are applied here instead of queued.
+        let mut inline = Vec::new();
+        if first.scrobbles.is_some() {
+            inline.push(Unit::Scrobbles(1));
+        }
+        if first.artists.is_some() {
+            inline.push(Unit::Artists(1));
+        }
+        if first.loved.is_some() {
+            inline.push(Unit::Loved(1));
+        }
         let queued: Vec<Unit> = job
             .plan
             .units()
@@ -235,9 +285,10 @@ impl<G: RateGate> Engine<G> {
         let user = job.lastfm_user.clone();
         match unit {
             Unit::Scrobbles(page) => {
+                let (window, page_in_window) = job.locate(page);
                 let scrobbles = match self.store.get_ledger_page(user_id, job_id, page).await? {
                     Some(recorded) => recorded,
-                    None => match self.lastfm.recent_tracks(&user, page, job.window).await {
+                    None => match self.lastfm.recent_tracks(&user, page_in_window, window).await {
                         Ok(fetched) => fetched.scrobbles,
                         Err(e) => {
                             return self.fetch_failed(&job, Some(unit), e, receive_count).await
@@ -255,6 +306,9 @@ impl<G: RateGate> Engine<G> {
                 Err(e) => self.fetch_failed(&job, Some(unit), e, receive_count).await,
             },
             Unit::Spotify(index) => self.run_spotify(&job, index, receive_count).await,
+            // Runs as soon as the last scrobble page is counted; settling does it (or notes
+            // that pages are still missing).
+            Unit::Finalize => self.settle(job).await,
         }
     }
 
@@ -269,6 +323,13 @@ impl<G: RateGate> Engine<G> {
             .store
             .record_ledger_page(&job.user_id, &job.job_id, page, fetched)
             .await?;
+        if job.kind == JobKind::Incremental {
+            // Re-read windows overlap what was counted before: the finishing step compares
+            // the whole window with the archive and applies only the difference.
+            return self
+                .count_unit(job, Unit::Scrobbles(page), scrobbles.len() as u64, 0)
+                .await;
+        }
         let deltas = aggregate(&scrobbles, page);
         let op = Op {
             job: &job.job_id,
@@ -276,8 +337,13 @@ impl<G: RateGate> Engine<G> {
             op: Unit::Scrobbles(page).id(),
         };
         let added = self.apply_deltas(&job.user_id, &deltas, op).await?;
-        self.count_unit(job, Unit::Scrobbles(page), scrobbles.len() as u64, added)
-            .await
+        self.count_unit(
+            job,
+            Unit::Scrobbles(page),
+            scrobbles.len() as u64,
+            added as i64,
+        )
+        .await
     }
 
     pub(super) async fn count_unit(
@@ -285,7 +351,7 @@ impl<G: RateGate> Engine<G> {
         job: &Job,
         unit: Unit,
         scrobbles: u64,
-        added: u64,
+        added: i64,
     ) -> Result<(), SyncError> {
         let counted = self
             .store
@@ -383,7 +449,7 @@ impl<G: RateGate> Engine<G> {
     }
 
     /// Applies a page's deltas; returns how many tracks this page added to the generation.
-    async fn apply_deltas(
+    pub(super) async fn apply_deltas(
         &self,
         user_id: &str,
         deltas: &[TrackDelta],
@@ -487,11 +553,22 @@ impl<G: RateGate> Engine<G> {
     }
 
     /// Ends the job once every unit is counted or given up on. Safe to call repeatedly.
-    async fn settle(&self, job: Job) -> Result<(), SyncError> {
+    async fn settle(&self, mut job: Job) -> Result<(), SyncError> {
         let Some(total) = job.pages_total else {
             return Ok(());
         };
-        let settled = (job.done_pages.len() + job.failed_pages.len()) as u32;
+        let finalize_id = Unit::Finalize.id();
+        let finalize_pending =
+            |j: &Job| j.plan.finalize > 0 && !j.done_pages.contains(&finalize_id);
+        if finalize_pending(&job) && job.status == JobStatus::Running && job.scrobbles_done() {
+            job = self.finalize(job).await?;
+        }
+        // Pages that failed for good keep the finishing step from running: it waits for the
+        // resumed job, and this one ends partial.
+        let blocked = finalize_pending(&job)
+            && job.failed_pages.iter().any(|&p| p <= job.plan.scrobble_pages);
+        let settled =
+            (job.done_pages.len() + job.failed_pages.len()) as u32 + u32::from(blocked);
         if job.status != JobStatus::Running || settled < total {
             return Ok(());
         }
@@ -529,7 +606,7 @@ impl<G: RateGate> Engine<G> {
             );
             if status == JobStatus::Done {
                 let mut sweeps = Vec::new();
-                if finished.kind == JobKind::Full && finished.plan.scrobble_pages > 0 {
+                if finished.kind != JobKind::Incremental && finished.plan.scrobble_pages > 0 {
                     sweeps.push(SweepTarget::Tracks);
                 }
                 if finished.plan.artist_pages > 0

@@ -48,8 +48,12 @@ impl JobStatus {
 pub enum JobKind {
     /// Every scrobble up to the job's start; builds a new generation of counts.
     Full,
-    /// Only scrobbles since the user's watermark; adds to the current generation.
+    /// Re-reads the trailing window (and, when reconciling, the windows that disagree with
+    /// Last.fm) and applies what changed to the current generation.
     Incremental,
+    /// Recomputes the counts from the stored scrobble archive as a new generation, without
+    /// asking Last.fm.
+    Rebuild,
 }
 
 impl JobKind {
@@ -57,6 +61,7 @@ impl JobKind {
         match self {
             JobKind::Full => "full",
             JobKind::Incremental => "incremental",
+            JobKind::Rebuild => "rebuild",
         }
     }
 
@@ -64,6 +69,7 @@ impl JobKind {
         match s {
             "full" => Some(JobKind::Full),
             "incremental" => Some(JobKind::Incremental),
+            "rebuild" => Some(JobKind::Rebuild),
             _ => None,
         }
     }
@@ -80,6 +86,13 @@ pub struct Job {
     pub window: Window,
     /// Whether Spotify was connected when the job was requested (its lists are part of it).
     pub spotify: bool,
+    /// Compare every past window with Last.fm's totals and repair those that disagree.
+    pub reconcile: bool,
+    /// The time windows whose scrobble pages this job reads, in page order (empty: one window,
+    /// `window`, with all scrobble pages).
+    pub windows: Vec<PlannedWindow>,
+    /// What the job found and repaired, window by window (incremental jobs).
+    pub repairs: Vec<Repair>,
     /// Units of work of every kind; unknown (None) until the first pages have been read.
     pub pages_total: Option<u32>,
     /// How the units split by kind (see [`Unit`]).
@@ -89,7 +102,7 @@ pub struct Job {
     pub scrobbles_total: u64,
     pub scrobbles_done: u64,
     /// Tracks this job added to its generation (for a full sync: every track it found).
-    pub tracks_added: u64,
+    pub tracks_added: i64,
     /// Artists in Last.fm's overall top list when the job started (0 when not refreshed).
     pub artists_total: u64,
     /// Newest scrobble in the window; becomes the user's watermark when the job is done.
@@ -105,6 +118,44 @@ pub struct Job {
 pub const STALL_AFTER_SECS: i64 = 15 * 60;
 
 impl Job {
+    /// Which window a scrobble page belongs to, and its page number within that window.
+    pub fn locate(&self, page: u32) -> (Window, u32) {
+        let mut first = 1;
+        for w in &self.windows {
+            if page < first + w.pages {
+                return (w.window, page - first + 1);
+            }
+            first += w.pages;
+        }
+        (self.window, page)
+    }
+
+    /// The scrobble pages that belong to each window, in order.
+    pub fn window_pages(&self) -> Vec<(PlannedWindow, std::ops::Range<u32>)> {
+        if self.windows.is_empty() {
+            let whole = PlannedWindow {
+                label: "all".into(),
+                window: self.window,
+                pages: self.plan.scrobble_pages,
+            };
+            return vec![(whole, 1..self.plan.scrobble_pages + 1)];
+        }
+        let mut first = 1;
+        self.windows
+            .iter()
+            .map(|w| {
+                let range = first..first + w.pages;
+                first += w.pages;
+                (w.clone(), range)
+            })
+            .collect()
+    }
+
+    /// Every scrobble page is counted (the finishing step may run).
+    pub fn scrobbles_done(&self) -> bool {
+        (1..=self.plan.scrobble_pages).all(|p| self.done_pages.contains(&p))
+    }
+
     pub fn pages_done(&self) -> u32 {
         self.done_pages.len() as u32
     }
@@ -167,6 +218,8 @@ impl Job {
             "Fetching your loved tracks"
         } else if busy(|u| matches!(u, Unit::Spotify(_))) {
             "Fetching your Spotify top tracks"
+        } else if busy(|u| matches!(u, Unit::Finalize)) {
+            "Checking and storing your history"
         } else {
             "Finishing up"
         }
@@ -180,11 +233,17 @@ pub struct UnitPlan {
     pub artist_pages: u32,
     pub loved_pages: u32,
     pub spotify_lists: u32,
+    /// 1 when the job ends with the finishing step over its scrobbles (archive, window diff).
+    pub finalize: u32,
 }
 
 impl UnitPlan {
     pub fn total(&self) -> u32 {
-        self.scrobble_pages + self.artist_pages + self.loved_pages + self.spotify_lists
+        self.scrobble_pages
+            + self.artist_pages
+            + self.loved_pages
+            + self.spotify_lists
+            + self.finalize.min(1)
     }
 
     pub fn units(&self) -> Vec<Unit> {
@@ -192,6 +251,9 @@ impl UnitPlan {
         units.extend((1..=self.artist_pages).map(Unit::Artists));
         units.extend((1..=self.loved_pages).map(Unit::Loved));
         units.extend((0..self.spotify_lists.min(SPOTIFY_LISTS.len() as u32)).map(Unit::Spotify));
+        if self.finalize > 0 {
+            units.push(Unit::Finalize);
+        }
         units
     }
 }
@@ -215,11 +277,36 @@ pub enum Unit {
     Loved(u32),
     /// Index into [`SPOTIFY_LISTS`].
     Spotify(u32),
+    /// After every scrobble page: store the archive (full sync) or apply what the re-read
+    /// windows changed (incremental sync).
+    Finalize,
+}
+
+/// A time window a job reads, with how many pages Last.fm has for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedWindow {
+    /// "recent" for the trailing window, the month (`YYYY-MM`) for a reconciled one.
+    pub label: String,
+    pub window: Window,
+    pub pages: u32,
+}
+
+/// A window whose counts changed: the report a person sees on the job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repair {
+    pub window: String,
+    /// Scrobbles Last.fm lists for the window now.
+    pub lastfm: u64,
+    /// Scrobbles we had counted for it.
+    pub counted: u64,
+    pub added: u64,
+    pub removed: u64,
 }
 
 const ARTISTS_BASE: u32 = 1_000_000;
 const LOVED_BASE: u32 = 2_000_000;
 const SPOTIFY_BASE: u32 = 3_000_000;
+const FINALIZE_ID: u32 = 4_000_000;
 
 impl Unit {
     pub fn id(&self) -> u32 {
@@ -228,11 +315,13 @@ impl Unit {
             Unit::Artists(p) => ARTISTS_BASE + p,
             Unit::Loved(p) => LOVED_BASE + p,
             Unit::Spotify(i) => SPOTIFY_BASE + i,
+            Unit::Finalize => FINALIZE_ID,
         }
     }
 
     pub fn from_id(id: u32) -> Unit {
         match id {
+            i if i >= FINALIZE_ID => Unit::Finalize,
             i if i >= SPOTIFY_BASE => Unit::Spotify(i - SPOTIFY_BASE),
             i if i >= LOVED_BASE => Unit::Loved(i - LOVED_BASE),
             i if i >= ARTISTS_BASE => Unit::Artists(i - ARTISTS_BASE),
@@ -252,6 +341,7 @@ impl Unit {
                 let (kind, range) = SPOTIFY_LISTS[i as usize % SPOTIFY_LISTS.len()];
                 format!("Your Spotify top {kind} ({range})")
             }
+            Unit::Finalize => "Storing your scrobble history".to_string(),
         }
     }
 }
@@ -276,6 +366,9 @@ mod tests {
             generation: "j".into(),
             window: Window::default(),
             spotify: false,
+            reconcile: false,
+            windows: vec![],
+            repairs: vec![],
             pages_total: total,
             plan: UnitPlan {
                 scrobble_pages: total.unwrap_or(0),
@@ -334,6 +427,7 @@ mod tests {
             artist_pages: 2,
             loved_pages: 1,
             spotify_lists: 6,
+            finalize: 1,
         };
         let units = plan.units();
         assert_eq!(units.len() as u32, plan.total());

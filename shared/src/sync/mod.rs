@@ -1,8 +1,10 @@
 //! Syncing a user's listening history: the pure rules and the pipeline built from them.
 
 pub mod aggregate;
+pub mod archive;
 pub mod control;
 pub mod engine;
+mod finalize;
 pub mod job;
 pub mod messages;
 pub mod schedule;

@@ -56,10 +56,28 @@ pub async fn songs(app: &App, call: &Call<'_>) -> Result<Reply, ApiError> {
         .map(|r| match_key(&r.artist, &r.title))
         .collect();
     let hits: HashMap<String, CatalogHit> = app.ctx.store.find_catalog_matches(&keys).await?;
+    // A row's karaoke version is the song the user would have sung ("Sung 3×"): one BatchGetItem
+    // for the page, whatever its depth.
+    let row_song_ids: Vec<Option<&str>> = rows
+        .iter()
+        .zip(&keys)
+        .map(|(row, key)| {
+            hits.get(key)
+                .map(|h| h.song_id.as_str())
+                .or(row.known_song_id.as_deref())
+        })
+        .collect();
+    let ids: Vec<String> = row_song_ids
+        .iter()
+        .flatten()
+        .map(|s| s.to_string())
+        .collect();
+    let sung = app.ctx.store.get_sung_many(user_id, &ids).await?;
     let items: Vec<Value> = rows
         .iter()
         .zip(&keys)
-        .map(|(row, key)| views::song(row, hits.get(key)))
+        .zip(&row_song_ids)
+        .map(|((row, key), id)| views::song(row, hits.get(key), id.and_then(|i| sung.get(i))))
         .collect();
     Ok(Reply::ok(
         json!({"items": items, "next_cursor": next_cursor(app, user_id, "songs", next)}),

@@ -4,4 +4,5 @@ pub mod library;
 pub mod my_data;
 pub mod services;
 pub mod spotify;
+pub mod sung;
 pub mod sync;

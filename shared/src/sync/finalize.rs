@@ -1,0 +1,400 @@
+//! The step after a job's last scrobble page: a full sync stores its pages as the user's
+//! scrobble archive; an incremental sync compares each re-read window with the archive and
+//! applies exactly the difference (late scrobbles up, deleted ones down). Also the
+//! reconciliation checks that decide which past windows to re-read.
+//!
+//! Safe to run twice or concurrently: the diff is recorded once before anything is applied,
+//! track writes are guarded per (job, unit) like any page, and the archive is rewritten from
+//! the same inputs to the same contents.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use tracing::info;
+
+use super::aggregate::{display_order, Op};
+use super::archive::{self, WindowDiff};
+use super::engine::Engine;
+use super::job::{Job, JobKind, PlannedWindow, Repair, Unit};
+use super::SyncError;
+use crate::clock::now_secs;
+use crate::lastfm::{RateGate, Scrobble, Window, PAGE_LIMIT};
+use crate::normalize::TrackIdentity;
+use crate::store::archive::ArchiveIndex;
+use crate::store::StoreError;
+
+const CHECK_CONCURRENCY: usize = 4;
+
+impl<G: RateGate> Engine<G> {
+    /// The archived scrobbles inside a window.
+    pub(super) async fn counted_in(
+        &self,
+        user_id: &str,
+        window: Window,
+    ) -> Result<Vec<Scrobble>, StoreError> {
+        let from = window.from.unwrap_or(0);
+        let to = window.to.unwrap_or(i64::MAX / 2);
+        let index = self.store.archive_index(user_id).await?;
+        let mut rows = Vec::new();
+        for month in archive::months_overlapping(from, to) {
+            if !index.months.contains_key(&month) {
+                continue;
+            }
+            let month_rows = self.store.archive_month(user_id, &month).await?;
+            rows.extend(
+                month_rows
+                    .into_iter()
+                    .filter(|s| archive::in_window(s.uts, window)),
+            );
+        }
+        Ok(rows)
+    }
+
+    /// Our count for a window: whole months from the index, a partial month from its rows.
+    async fn counted_total(
+        &self,
+        user_id: &str,
+        index: &ArchiveIndex,
+        window: Window,
+    ) -> Result<u64, StoreError> {
+        let (from, to) = (window.from.unwrap_or(0), window.to.unwrap_or(i64::MAX / 2));
+        let mut total = 0;
+        for (month, info) in &index.months {
+            let (Some(start), Some(end)) = (archive::month_start(month), archive::month_end(month))
+            else {
+                continue;
+            };
+            if end <= from || start >= to {
+                continue;
+            }
+            if start >= from && end <= to {
+                total += info.n;
+            } else {
+                let rows = self.store.archive_month(user_id, month).await?;
+                total += rows
+                    .iter()
+                    .filter(|s| archive::in_window(s.uts, window))
+                    .count() as u64;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Past windows (before the trailing window) where Last.fm's count differs from ours:
+    /// years first, then the months of a year that disagrees. Months come back as windows to
+    /// re-read; a difference before the archive's first month re-reads that whole span.
+    pub(super) async fn reconcile_windows(
+        &self,
+        job: &Job,
+    ) -> Result<Vec<PlannedWindow>, SyncError> {
+        let index = self.store.archive_index(&job.user_id).await?;
+        let boundary = job.window.from.unwrap_or(0);
+        let first = index
+            .months
+            .keys()
+            .next()
+            .and_then(|m| archive::month_start(m))
+            .unwrap_or(boundary)
+            .min(boundary);
+        let mut checks: Vec<(String, Window, bool)> = vec![(
+            "before".into(),
+            Window {
+                from: Some(0),
+                to: Some(first),
+            },
+            false,
+        )];
+        checks.extend(
+            archive::year_windows(first, boundary)
+                .into_iter()
+                .map(|(label, w)| (label, w, true)),
+        );
+        let mismatched = self.compare(job, &index, checks).await?;
+        let mut month_checks = Vec::new();
+        let mut found = Vec::new();
+        for (label, window, is_year, lastfm) in mismatched {
+            if is_year {
+                let (from, to) = (window.from.unwrap_or(0), window.to.unwrap_or(boundary));
+                month_checks.extend(
+                    archive::month_windows(&label, from, to)
+                        .into_iter()
+                        .map(|(m, w)| (m, w, false)),
+                );
+            } else {
+                found.push(planned(label, window, lastfm));
+            }
+        }
+        for (label, window, _, lastfm) in self.compare(job, &index, month_checks).await? {
+            found.push(planned(label, window, lastfm));
+        }
+        info!(job_id = %job.job_id, windows = found.len(), "reconciliation checked past windows");
+        Ok(found)
+    }
+
+    /// The checks whose counts differ, with Last.fm's count.
+    async fn compare(
+        &self,
+        job: &Job,
+        index: &ArchiveIndex,
+        checks: Vec<(String, Window, bool)>,
+    ) -> Result<Vec<(String, Window, bool, u64)>, SyncError> {
+        let results: Vec<Option<(String, Window, bool, u64)>> = stream::iter(checks)
+            .map(|(label, window, is_year)| async move {
+                let lastfm = self.lastfm.window_total(&job.lastfm_user, window).await?;
+                let ours = self.counted_total(&job.user_id, index, window).await?;
+                Ok::<_, SyncError>((lastfm != ours).then_some((label, window, is_year, lastfm)))
+            })
+            .buffered(CHECK_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    /// Runs the finishing step once every scrobble page is counted; returns the job as it
+    /// stands afterwards.
+    pub(super) async fn finalize(&self, job: Job) -> Result<Job, SyncError> {
+        let pages = self
+            .store
+            .ledger_pages(&job.user_id, &job.job_id)
+            .await?;
+        if (1..=job.plan.scrobble_pages).any(|p| !pages.contains_key(&p)) {
+            return Err(StoreError::Corrupt(format!(
+                "job {} is missing ledger pages before its finishing step",
+                job.job_id
+            ))
+            .into());
+        }
+        let added = match job.kind {
+            JobKind::Full => {
+                let rows: Vec<Scrobble> = pages.into_values().flatten().collect();
+                let months = archive::by_month(rows);
+                let index = self.store.replace_archive(&job.user_id, months).await?;
+                info!(job_id = %job.job_id, months = index.months.len(), scrobbles = index.total(), "archive stored");
+                0
+            }
+            JobKind::Rebuild => 0,
+            JobKind::Incremental => self.apply_windows(&job, &pages).await?,
+        };
+        let counted = self
+            .store
+            .mark_page_done(&job, Unit::Finalize.id(), 0, added, now_secs())
+            .await?;
+        match counted {
+            Some(updated) => Ok(updated),
+            None => Ok(self
+                .store
+                .get_job(&job.user_id, &job.job_id)
+                .await?
+                .unwrap_or(job)),
+        }
+    }
+
+    /// Applies what the re-read windows changed; returns the net change in distinct tracks.
+    async fn apply_windows(
+        &self,
+        job: &Job,
+        pages: &BTreeMap<u32, Vec<Scrobble>>,
+    ) -> Result<i64, SyncError> {
+        let fresh: Vec<(PlannedWindow, Vec<Scrobble>)> = job
+            .window_pages()
+            .into_iter()
+            .map(|(w, range)| {
+                let rows = range
+                    .filter_map(|p| pages.get(&p))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                (w, rows)
+            })
+            .collect();
+        let diff = match self.store.window_diff(&job.user_id, &job.job_id).await? {
+            Some(recorded) => recorded,
+            None => {
+                let mut total = WindowDiff::default();
+                let mut repairs = Vec::new();
+                for (planned, rows) in &fresh {
+                    let counted = self.counted_in(&job.user_id, planned.window).await?;
+                    let d = archive::diff(&counted, rows);
+                    if !d.is_empty() {
+                        repairs.push(Repair {
+                            window: planned.label.clone(),
+                            lastfm: rows.len() as u64,
+                            counted: counted.len() as u64,
+                            added: d.added.len() as u64,
+                            removed: d.removed.len() as u64,
+                        });
+                    }
+                    total.added.extend(d.added);
+                    total.removed.extend(d.removed);
+                }
+                self.store.set_job_repairs(job, &repairs).await?;
+                self.store
+                    .record_window_diff(&job.user_id, &job.job_id, &total)
+                    .await?;
+                total
+            }
+        };
+        let deltas = archive::deltas(&diff);
+        let op = Op {
+            job: &job.job_id,
+            generation: &job.generation,
+            op: Unit::Finalize.id(),
+        };
+        let entered = self.apply_deltas(&job.user_id, &deltas, op).await?;
+        let emptied: Vec<bool> = stream::iter(deltas.iter().filter(|d| d.removed > 0))
+            .map(|d| self.store.drop_unplayed_track(&job.user_id, &d.key))
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        let dropped = emptied.into_iter().filter(|d| *d).count() as i64;
+        self.rewrite_months(job, &fresh).await?;
+        let shrunk: BTreeSet<String> = deltas
+            .iter()
+            .filter(|d| d.removed > 0)
+            .map(|d| d.key.clone())
+            .collect();
+        self.refresh_bounds(&job.user_id, shrunk).await?;
+        info!(
+            job_id = %job.job_id,
+            added = diff.added.len(),
+            removed = diff.removed.len(),
+            "re-read windows applied"
+        );
+        Ok(entered as i64 - dropped)
+    }
+
+    /// Tracks that lost scrobbles may have lost their first or last one (and the spelling
+    /// that went with it): both are read back from the archive, newest months first for the
+    /// last play, oldest first for the first. Setting them is idempotent.
+    async fn refresh_bounds(
+        &self,
+        user_id: &str,
+        keys: BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let index = self.store.archive_index(user_id).await?;
+        let months: Vec<&String> = index.months.keys().collect();
+        let mut newest: BTreeMap<String, Scrobble> = BTreeMap::new();
+        let mut oldest: BTreeMap<String, i64> = BTreeMap::new();
+        let mut cache: BTreeMap<String, Vec<Scrobble>> = BTreeMap::new();
+        for month in months.iter().rev() {
+            if newest.len() == keys.len() {
+                break;
+            }
+            let rows = self.store.archive_month(user_id, month).await?;
+            for s in &rows {
+                let key = TrackIdentity::of(&s.artist, &s.title).key();
+                if keys.contains(&key) && !newest.contains_key(&key) {
+                    newest.insert(key, s.clone());
+                }
+            }
+            cache.insert((*month).clone(), rows);
+        }
+        for month in &months {
+            if oldest.len() == keys.len() {
+                break;
+            }
+            let rows = match cache.remove(*month) {
+                Some(rows) => rows,
+                None => self.store.archive_month(user_id, month).await?,
+            };
+            for s in rows.iter().rev() {
+                let key = TrackIdentity::of(&s.artist, &s.title).key();
+                if keys.contains(&key) {
+                    oldest.entry(key).or_insert(s.uts);
+                }
+            }
+        }
+        for (key, last) in newest {
+            let Some(&first) = oldest.get(&key) else {
+                continue;
+            };
+            for _ in 0..25 {
+                let stored = self.store.get_track(user_id, &key).await?;
+                let Some(mut track) = stored.lastfm else {
+                    break;
+                };
+                if track.first_uts == first && track.last_uts == last.uts && track.artist == last.artist
+                    && track.title == last.title
+                {
+                    break;
+                }
+                track.first_uts = first;
+                track.last_uts = last.uts;
+                track.artist = last.artist.clone();
+                track.title = last.title.clone();
+                track.album = last.album.clone();
+                track.loved = last.loved;
+                track.display_order = display_order(last.uts, 0, 0);
+                track.version = stored.version + 1;
+                match self.store.write_track(user_id, &track).await {
+                    Ok(()) => break,
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts each re-read window's rows into the archive months it covers.
+    async fn rewrite_months(
+        &self,
+        job: &Job,
+        fresh: &[(PlannedWindow, Vec<Scrobble>)],
+    ) -> Result<(), StoreError> {
+        let mut index = self.store.archive_index(&job.user_id).await?;
+        let mut touched: BTreeMap<String, Vec<Scrobble>> = BTreeMap::new();
+        for (planned, rows) in fresh {
+            let (from, to) = (
+                planned.window.from.unwrap_or(0),
+                planned.window.to.unwrap_or(i64::MAX / 2),
+            );
+            let months: Vec<String> = archive::months_overlapping(from, to)
+                .into_iter()
+                .filter(|m| {
+                    index.months.contains_key(m)
+                        || touched.contains_key(m)
+                        || rows.iter().any(|s| archive::month_of(s.uts) == *m)
+                })
+                .collect();
+            for month in months {
+                let current = match touched.remove(&month) {
+                    Some(rows) => rows,
+                    None if index.months.contains_key(&month) => {
+                        self.store.archive_month(&job.user_id, &month).await?
+                    }
+                    None => Vec::new(),
+                };
+                let next = archive::replace_window(&current, rows, planned.window);
+                touched.insert(month, next);
+            }
+        }
+        for (month, rows) in touched {
+            let old_parts = index.months.get(&month).map_or(0, |m| m.parts);
+            if rows.is_empty() {
+                self.store
+                    .write_archive_month(&job.user_id, &month, &[], old_parts)
+                    .await?;
+                index.months.remove(&month);
+            } else {
+                let info = self
+                    .store
+                    .write_archive_month(&job.user_id, &month, &rows, old_parts)
+                    .await?;
+                index.months.insert(month, info);
+            }
+        }
+        self.store.put_archive_index(&job.user_id, &index).await
+    }
+}
+
+fn planned(label: String, window: Window, lastfm: u64) -> PlannedWindow {
+    PlannedWindow {
+        label,
+        window,
+        pages: lastfm.div_ceil(u64::from(PAGE_LIMIT)) as u32,
+    }
+}
