@@ -70,6 +70,10 @@ PARAMETERS = {
     "SpotifyClientId": ("SPOTIFY_CLIENT_ID", "local-spotify-client"),
     "SpotifyClientSecret": ("SPOTIFY_CLIENT_SECRET", "local-spotify-secret"),
     "SpotifyRedirectUri": ("SPOTIFY_REDIRECT_URI", ""),
+    "EraseInlineMaxItems": ("ERASE_INLINE_MAX_ITEMS", "300"),
+    # Locally a sync unit never runs long (the stand-ins answer at once), so the wait after an
+    # erase that interrupted a sync is kept short for the tests; AWS uses the template's 300.
+    "EraseSettleSeconds": ("ERASE_SETTLE_SECS", "15"),
     # Empty here means: the local API_URL (see local_api_url below).
     "PublicBaseUrl": ("PUBLIC_BASE_URL", ""),
 }

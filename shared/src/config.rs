@@ -84,6 +84,45 @@ pub struct AppConfig {
     /// HS256 secret for locally issued tokens; absent in real deployments.
     pub dev_jwt_secret: Option<String>,
     pub cursor_secret: String,
+    pub erase: EraseSettings,
+}
+
+/// How an account erase runs (see docs/DATA-MODEL.md, "Export and erase").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EraseSettings {
+    /// Accounts with at most this many items are erased within the request; larger ones in
+    /// the background, so the request stays well inside the API's timeout.
+    pub inline_max_items: u32,
+    /// How long writes of a sync that was running when the erase began may still land: the
+    /// longest timeout of a function that writes user data (sync-start's).
+    pub settle_secs: i64,
+}
+
+impl Default for EraseSettings {
+    fn default() -> Self {
+        Self {
+            inline_max_items: 300,
+            settle_secs: 300,
+        }
+    }
+}
+
+impl EraseSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let settings = Self {
+            inline_max_items: parsed("ERASE_INLINE_MAX_ITEMS", d.inline_max_items)?,
+            settle_secs: parsed("ERASE_SETTLE_SECS", d.settle_secs)?,
+        };
+        if !(0..=900).contains(&settings.settle_secs) {
+            // One delayed SQS message carries the wait, and SQS delays stop at 15 minutes.
+            return Err(ConfigError::Invalid {
+                name: "ERASE_SETTLE_SECS",
+                reason: "must be from 0 to 900 seconds".into(),
+            });
+        }
+        Ok(settings)
+    }
 }
 
 impl fmt::Debug for AppConfig {
@@ -94,6 +133,7 @@ impl fmt::Debug for AppConfig {
             .field("start_queue_url", &self.start_queue_url)
             .field("lastfm", &self.lastfm)
             .field("max_receives", &self.max_receives)
+            .field("erase", &self.erase)
             .field(
                 "dev_jwt_secret",
                 &self.dev_jwt_secret.as_ref().map(|_| "<set>"),
@@ -116,6 +156,7 @@ impl AppConfig {
             max_receives: parsed("MAX_RECEIVES", 5u32)?,
             dev_jwt_secret,
             cursor_secret,
+            erase: EraseSettings::from_env()?,
         })
     }
 }

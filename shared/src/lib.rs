@@ -1,6 +1,7 @@
 //! karaoke-sync's shared library: the domain rules, the Last.fm client, and DynamoDB/SQS storage
 //! used by every Lambda function and command-line tool.
 
+pub mod account;
 pub mod auth;
 pub mod aws;
 pub mod catalog;

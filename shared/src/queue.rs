@@ -59,6 +59,24 @@ impl Queues {
         Ok(())
     }
 
+    /// One work message, held back `delay_secs` (SQS allows up to 15 minutes).
+    pub async fn send_work_delayed(
+        &self,
+        message: &WorkMessage,
+        delay_secs: i32,
+    ) -> Result<(), QueueError> {
+        let body = serde_json::to_string(message).expect("work message serialises");
+        self.sqs
+            .send_message()
+            .queue_url(&self.page_url)
+            .message_body(body)
+            .delay_seconds(delay_secs.clamp(0, 900))
+            .send()
+            .await
+            .map_err(|e| QueueError::Sqs(DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+
     /// Sends work in batches of ten, several batches in flight, retrying entries SQS refused.
     pub async fn send_work(&self, messages: &[WorkMessage]) -> Result<(), QueueError> {
         stream::iter(messages.chunks(BATCH))

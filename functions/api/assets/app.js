@@ -1659,6 +1659,104 @@ async function savePreferences(ev) {
 // ---------------------------------------------------------------------------------------------
 // Entering the signed-in page
 
+// ---------------------------------------------------------------------------------------------
+// Your data: download all of it, or delete all of it
+
+const DELETED_MESSAGE = "Your data has been deleted. Signing in again starts with an empty account.";
+
+function setDataStatus(text, kind = "info") {
+  const el = $("data-status");
+  el.textContent = text || "";
+  el.className = kind === "error" ? "list-state is-error" : "list-state";
+  show(el, Boolean(text));
+}
+
+function setDataButtons(enabled) {
+  $("data-download").disabled = !enabled;
+  $("data-delete").disabled = !enabled;
+}
+
+async function downloadMyData() {
+  setDataButtons(false);
+  const items = [];
+  try {
+    let cursor = null;
+    do {
+      setDataStatus(`Preparing your download… ${items.length.toLocaleString()} records so far.`);
+      const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+      const page = await api("GET", `api/me/export?limit=1000${query}`);
+      items.push(...(page.items || []));
+      cursor = page.next_cursor || null;
+    } while (cursor);
+    const file = { exported_at: new Date().toISOString(), user_id: session.get()?.user_id, items };
+    const url = URL.createObjectURL(new Blob([JSON.stringify(file, null, 2)], { type: "application/json" }));
+    const link = h("a", { href: url, download: `karaoke-sync-my-data-${file.exported_at.slice(0, 10)}.json` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    // The browser reads the blob after click() returns; free it once the save has surely started.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    setDataStatus(`Downloaded ${items.length.toLocaleString()} records.`);
+  } catch (e) {
+    if (!isAbort(e)) setDataStatus(e.message, "error");
+  } finally {
+    setDataButtons(true);
+  }
+}
+
+/** Shows a background deletion's progress until it ends, then signs out. */
+async function followDeletion(status) {
+  setDataButtons(false);
+  let current = status;
+  while (state.signedIn) {
+    if (current.status !== "deleting") {
+      signOut(DELETED_MESSAGE);
+      return;
+    }
+    const n = Number(current.items_deleted || 0);
+    setDataStatus(`Deleting your data… ${n.toLocaleString()} records removed so far. You can close this page.`);
+    setNotice("Your data is being deleted.", "info");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    try {
+      current = await api("GET", "api/me");
+    } catch (e) {
+      if (isAbort(e)) return;
+      // A failed poll is no reason to stop following; try again on the next tick.
+    }
+  }
+}
+
+async function deleteMyData() {
+  const sure = window.confirm(
+    "Delete all your data?\n\nYour songs, artists, preferences, sync history and service connections "
+    + "will be removed for good. This cannot be undone.");
+  if (!sure) return;
+  setDataButtons(false);
+  setDataStatus("Deleting your data…");
+  try {
+    const result = await api("DELETE", "api/me");
+    if (result.status === "deleted") {
+      signOut(DELETED_MESSAGE);
+      return;
+    }
+    await followDeletion(result);
+  } catch (e) {
+    if (isAbort(e)) return;
+    setDataStatus(e.message, "error");
+    setDataButtons(true);
+  }
+}
+
+/** A deletion started earlier (in another tab, or before a reload) is shown, not hidden. */
+async function checkDeletion() {
+  try {
+    const me = await api("GET", "api/me");
+    if (me.status === "deleting") await followDeletion(me);
+  } catch (e) {
+    if (!isAbort(e) && !isMissingRoute(e)) setDataStatus(e.message, "error");
+  }
+}
+
 function enterMyData() {
   const s = session.get();
   if (!s) { showSignIn(); return; }
@@ -1680,6 +1778,9 @@ function enterMyData() {
   refreshSummary();
   // Services first, then the sync status (its wording depends on whether anything is connected).
   loadServices().then(() => loadSync());
+  setDataStatus("");
+  setDataButtons(true);
+  checkDeletion();
 }
 
 /** Query parameters we understand on arrival; they are removed from the address bar afterwards. */
@@ -1721,6 +1822,8 @@ async function boot() {
   $("pref-form").addEventListener("submit", savePreferences);
   $("pref-form").addEventListener("change", markPrefDirty);
   $("genre-add").addEventListener("click", addGenre);
+  $("data-download").addEventListener("click", downloadMyData);
+  $("data-delete").addEventListener("click", deleteMyData);
   $("genre-input").addEventListener("keydown", (e) => {
     if (e.key === "Enter") { e.preventDefault(); addGenre(); }
   });

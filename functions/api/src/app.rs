@@ -49,6 +49,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/me/sung-songs"),
     ("DELETE", "/api/me/sung-songs"),
     ("GET", "/api/me/recommendations"),
+    ("GET", "/api/me"),
+    ("DELETE", "/api/me"),
+    ("GET", "/api/me/export"),
 ];
 
 /// A parsed request handed to a route: who is asking and what they sent.
@@ -159,7 +162,10 @@ impl App {
     ) -> Result<Reply, ApiError> {
         // Per-user routes refuse anonymous callers before anything else is looked at.
         if path.starts_with("/api/me") {
-            call.user()?;
+            let user_id = call.user()?;
+            if path != "/api/me" {
+                routes::my_data::refuse_while_erasing(self, user_id).await?;
+            }
         }
         match (method.as_str(), path) {
             ("GET", "/api/health") => Ok(Reply::ok(serde_json::json!({"status": "ok"}))),
@@ -194,6 +200,9 @@ impl App {
             ("GET", "/api/me/sung-songs") => sung::list(self, call).await,
             ("DELETE", "/api/me/sung-songs") => sung::remove(self, call).await,
             ("GET", "/api/me/recommendations") => sung::recommendations(self, call).await,
+            ("GET", "/api/me") => routes::my_data::status(self, call).await,
+            ("DELETE", "/api/me") => routes::my_data::erase(self, call).await,
+            ("GET", "/api/me/export") => routes::my_data::export(self, call).await,
             (m, p) => {
                 if ROUTES.iter().any(|(_, rp)| *rp == p) {
                     Err(ApiError::MethodNotAllowed(m.to_string()))

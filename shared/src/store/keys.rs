@@ -14,6 +14,18 @@ pub fn oauth_state_pk(state: &str) -> String {
     format!("OAUTH#{state}")
 }
 
+/// Sign-in states live outside the user's partition (the callback knows only the state), so
+/// they are also indexed by user: erasing an account must be able to find them.
+pub fn oauth_states_gsi_pk(user_id: &str) -> String {
+    format!("OAUTHUSER#{user_id}")
+}
+
+/// The value of the profile's `active_job` while an erase holds the sync lock; no job id has
+/// this shape, so no sync can take the lock over as "its own".
+pub fn erase_lock(erase_id: &str) -> String {
+    format!("ERASE#{erase_id}")
+}
+
 pub fn job_sk(job_id: &str) -> String {
     format!("JOB#{job_id}")
 }

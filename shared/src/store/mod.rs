@@ -1,5 +1,6 @@
 //! DynamoDB storage: one table, entity types kept apart by key (see docs/DATA-MODEL.md).
 
+pub mod account;
 pub mod archive;
 pub mod attr;
 pub mod jobs;

@@ -250,6 +250,11 @@ impl Store {
             ("sk".to_string(), attr::s("STATE")),
             ("entity".to_string(), attr::s("oauth_state")),
             ("user_id".to_string(), attr::s(user_id)),
+            (
+                "gsi1pk".to_string(),
+                attr::s(keys::oauth_states_gsi_pk(user_id)),
+            ),
+            ("gsi1sk".to_string(), attr::s(state)),
             ("verifier".to_string(), attr::s(verifier)),
             ("expires_at".to_string(), attr::n(expires_at)),
         ]);

@@ -236,6 +236,24 @@ impl<G: RateGate> Engine<G> {
                 target,
                 cursor,
             } => self.sweep(&user_id, &job_id, target, cursor).await,
+            WorkMessage::Erase {
+                user_id,
+                erase_id,
+                pass,
+                started_at,
+                cursor,
+            } => {
+                let pass = crate::account::erase::ErasePass {
+                    user_id: &user_id,
+                    erase_id: &erase_id,
+                    pass,
+                    started_at,
+                    cursor: cursor.as_deref(),
+                };
+                crate::account::erase::continue_erase(&self.store, &self.queues, pass, now_secs())
+                    .await
+                    .map_err(SyncError::from)
+            }
         }
     }
 

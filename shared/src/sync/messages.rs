@@ -29,6 +29,18 @@ pub enum WorkMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cursor: Option<String>,
     },
+    /// Erase a user's account, a batch of pages per message (see `account::erase`).
+    Erase {
+        user_id: String,
+        erase_id: String,
+        /// Passes over the user's partition so far, this one included.
+        pass: u32,
+        /// When this pass began; None: it begins with this message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_at: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,5 +81,18 @@ mod tests {
         assert!(text.contains(r#""target":"lastfm_artists""#), "{text}");
         assert_eq!(serde_json::from_str::<WorkMessage>(&text).unwrap(), sweep);
         assert!(serde_json::from_str::<WorkMessage>(r#"{"kind":"nope"}"#).is_err());
+        let erase: WorkMessage =
+            serde_json::from_str(r#"{"kind":"erase","user_id":"u1","erase_id":"e","pass":1}"#)
+                .unwrap();
+        assert_eq!(
+            erase,
+            WorkMessage::Erase {
+                user_id: "u1".into(),
+                erase_id: "e".into(),
+                pass: 1,
+                started_at: None,
+                cursor: None,
+            }
+        );
     }
 }

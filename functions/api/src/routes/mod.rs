@@ -1,6 +1,7 @@
 pub mod account;
 pub mod dev;
 pub mod library;
+pub mod my_data;
 pub mod services;
 pub mod spotify;
 pub mod sung;
