@@ -185,12 +185,19 @@ async fn incremental(standin: &StandIn, session: &Session, o: &Options) -> CliRe
     let usage = lambda_usage(wall as u64 + 5);
     let requests = after["by_user"][&user_key].as_u64().unwrap_or(0)
         - before["by_user"][&user_key].as_u64().unwrap_or(0);
-    println!("\nincremental sync after 10 new scrobbles: status {}, repairs {}", job["status"], job["repairs"]);
+    println!(
+        "\nincremental sync after 10 new scrobbles: status {}, repairs {}",
+        job["status"], job["repairs"]
+    );
     println!("| run | new scrobbles | Last.fm requests | wall s | DynamoDB writes | reads |");
     println!("|---|---|---|---|---|---|");
     println!(
         "| {} incremental | 10 | {} | {:.1} | {} | {} |",
-        if o.label.is_empty() { &o.user } else { &o.label },
+        if o.label.is_empty() {
+            &o.user
+        } else {
+            &o.label
+        },
         requests,
         wall,
         usage.writes,

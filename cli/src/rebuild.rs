@@ -26,7 +26,8 @@ pub async fn run(args: &[String]) -> CliResult<()> {
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    if users.is_empty() == !all {
+    // Exactly one of --user and --all.
+    if users.is_empty() != all {
         return Err(USAGE.into());
     }
     let (db, sqs) = karaoke_shared::aws::clients().await;
@@ -75,7 +76,11 @@ pub async fn run(args: &[String]) -> CliResult<()> {
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("job {job_id} vanished"))?;
                 if !job.status.is_active() {
-                    println!("{user}: {} ({} tracks)", job.status.as_str(), job.tracks_added);
+                    println!(
+                        "{user}: {} ({} tracks)",
+                        job.status.as_str(),
+                        job.tracks_added
+                    );
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;

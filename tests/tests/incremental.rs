@@ -74,7 +74,10 @@ async fn scrobbles_of(user: &str) -> Vec<Value> {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
-        let tracks = body["recenttracks"]["track"].as_array().cloned().unwrap_or_default();
+        let tracks = body["recenttracks"]["track"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         out.extend(tracks.into_iter().filter(|t| t["date"]["uts"].is_string()));
         let total: u64 = body["recenttracks"]["@attr"]["totalPages"]
             .as_str()
@@ -127,7 +130,11 @@ async fn late_scrobbles_count_once_and_nothing_new_costs_one_request() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let shared_second = listed.iter().map(uts).find(|t| *t < newest - 86_400).unwrap();
+    let shared_second = listed
+        .iter()
+        .map(uts)
+        .find(|t| *t < newest - 86_400)
+        .unwrap();
     lastfm
         .add_scrobbles(
             &name,
@@ -194,10 +201,17 @@ async fn deleted_scrobbles_lower_counts_after_reconciliation() {
 
     // Bad options are refused and start nothing.
     let r = api
-        .call(Method::POST, "/api/me/sync", Some(json!({"reconcile": "yes"})))
+        .call(
+            Method::POST,
+            "/api/me/sync",
+            Some(json!({"reconcile": "yes"})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("reconcile"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("reconcile"));
 }
 
 #[tokio::test]
@@ -217,15 +231,24 @@ async fn a_rebuild_equals_a_fresh_full_sync_without_asking_lastfm() {
     );
     let before = requests_for(&lastfm, &name).await;
     let now = karaoke_shared::clock::now_millis();
-    let started = request_rebuild(&store, &queues, &user_id, now).await.unwrap();
-    let RebuildRequest::Started { pages, scrobbles, .. } = started else {
+    let started = request_rebuild(&store, &queues, &user_id, now)
+        .await
+        .unwrap();
+    let RebuildRequest::Started {
+        pages, scrobbles, ..
+    } = started
+    else {
         panic!("rebuild did not start: {started:?}");
     };
     assert_eq!((pages, scrobbles), (100, 20_000));
     let job = api.wait_for_sync(SYNC_TIMEOUT).await;
     assert_eq!(job["kind"], "rebuild");
     assert_eq!(job["status"], "done", "{job}");
-    assert_eq!(requests_for(&lastfm, &name).await, before, "no Last.fm request");
+    assert_eq!(
+        requests_for(&lastfm, &name).await,
+        before,
+        "no Last.fm request"
+    );
 
     let rebuilt = api.all_songs().await;
     assert_songs_match_truth(&rebuilt, &lastfm.truth(&name).await);
@@ -234,8 +257,15 @@ async fn a_rebuild_equals_a_fresh_full_sync_without_asking_lastfm() {
             .iter()
             .filter(|s| !s["playcount"].is_null())
             .map(|s| {
-                json!([s["artist"], s["title"], s["album"], s["playcount"],
-                       s["first_scrobbled_at"], s["last_scrobbled_at"], s["loved"]])
+                json!([
+                    s["artist"],
+                    s["title"],
+                    s["album"],
+                    s["playcount"],
+                    s["first_scrobbled_at"],
+                    s["last_scrobbled_at"],
+                    s["loved"]
+                ])
             })
             .collect();
         rows.sort_by_key(|r| r.to_string());

@@ -15,7 +15,10 @@ use serde_json::{json, Value};
 /// EventBridge's JSON protocol, spoken directly: the test crate needs two calls, not an SDK.
 async fn events(target: &str, body: Value) -> Value {
     let r = reqwest::Client::new()
-        .post(format!("{}/", var("AWS_ENDPOINT_URL").trim_end_matches('/')))
+        .post(format!(
+            "{}/",
+            var("AWS_ENDPOINT_URL").trim_end_matches('/')
+        ))
         .header("X-Amz-Target", format!("AWSEvents.{target}"))
         .header("Content-Type", "application/x-amz-json-1.1")
         .header(
@@ -50,7 +53,10 @@ async fn set_schedule(expression: &str) -> (String, String) {
                "Description": rule["Description"]}),
     )
     .await;
-    (name, rule["ScheduleExpression"].as_str().unwrap().to_string())
+    (
+        name,
+        rule["ScheduleExpression"].as_str().unwrap().to_string(),
+    )
 }
 
 #[tokio::test]

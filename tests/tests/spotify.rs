@@ -296,3 +296,34 @@ async fn one_artist_from_three_sources_is_one_row() {
     assert_eq!(bohemian[0]["sources"], json!(["lastfm", "spotify"]));
     assert_eq!(bohemian[0]["playcount"], 30);
 }
+
+#[tokio::test]
+async fn stored_tokens_never_carry_the_tables_ttl_attribute() {
+    let _serial = SERIAL.lock().await;
+    let user_id = unique("sp-ttl");
+    let api = Api::as_user(&user_id);
+    let (_, page) = sign_in(&api, &unique("sp-ttl-user"), false).await;
+    assert!(page.ends_with("/?spotify=connected"), "{page}");
+    karaoke_tests::stack_env();
+    let config = karaoke_shared::aws::sdk_config().await;
+    let item = aws_sdk_dynamodb::Client::new(&config)
+        .get_item()
+        .table_name(var("TABLE_NAME"))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("SECRET#spotify".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("tokens stored");
+    // `expires_at` is the table's TTL attribute: on it, DynamoDB would delete the refresh token
+    // an hour after connecting, when the access token expires.
+    assert!(!item.contains_key("expires_at"), "{item:?}");
+    assert!(item.contains_key("access_expires_at"));
+}

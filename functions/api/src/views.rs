@@ -200,6 +200,9 @@ mod tests {
             generation: "j".into(),
             window: Window::default(),
             spotify: false,
+            reconcile: false,
+            windows: vec![],
+            repairs: vec![],
             pages_total: Some(4),
             plan: karaoke_shared::sync::job::UnitPlan {
                 scrobble_pages: 4,

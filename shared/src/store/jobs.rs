@@ -8,13 +8,24 @@ use super::{Store, StoreError};
 use crate::lastfm::Window;
 use crate::sync::job::{Job, JobKind, JobStatus, PlannedWindow, Repair, UnitPlan};
 
+/// What a job's start learned from the first pages, recorded once on the job.
+#[derive(Debug, Clone, Copy)]
+pub struct JobTotals<'a> {
+    pub plan: UnitPlan,
+    pub windows: &'a [PlannedWindow],
+    pub scrobbles_total: u64,
+    pub artists_total: u64,
+    pub newest_uts: Option<i64>,
+}
+
 fn json_attr<T: serde::de::DeserializeOwned + Default>(
     item: &Item,
     name: &str,
 ) -> Result<T, StoreError> {
     match attr::get_s_opt(item, name)? {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt(format!("job {name}: {e}"))),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("job {name}: {e}")))
+        }
         None => Ok(T::default()),
     }
 }
@@ -178,13 +189,16 @@ impl Store {
     pub async fn set_job_totals(
         &self,
         job: &Job,
-        plan: UnitPlan,
-        windows: &[PlannedWindow],
-        scrobbles_total: u64,
-        artists_total: u64,
-        newest_uts: Option<i64>,
+        totals: &JobTotals<'_>,
         now: i64,
     ) -> Result<Job, StoreError> {
+        let JobTotals {
+            plan,
+            windows,
+            scrobbles_total,
+            artists_total,
+            newest_uts,
+        } = *totals;
         let mut update = String::from(
             "SET pages_total = if_not_exists(pages_total, :pages), \
              scrobble_pages = if_not_exists(scrobble_pages, :sp), \

@@ -123,7 +123,7 @@ impl Store {
         Ok(Some(StoredTokens {
             access_token: attr::get_s(&item, "access_token")?,
             refresh_token: attr::get_s(&item, "refresh_token")?,
-            expires_at: attr::get_n(&item, "expires_at")?,
+            expires_at: attr::get_n(&item, "access_expires_at")?,
             version: attr::get_n_opt(&item, "version")?.unwrap_or(0),
         }))
     }
@@ -142,7 +142,9 @@ impl Store {
             ("entity".to_string(), attr::s("secret")),
             ("access_token".to_string(), attr::s(&tokens.access_token)),
             ("refresh_token".to_string(), attr::s(&tokens.refresh_token)),
-            ("expires_at".to_string(), attr::n(tokens.expires_at)),
+            // Not `expires_at`: that is the table's TTL attribute, and the refresh token must
+            // outlive the access token's hour.
+            ("access_expires_at".to_string(), attr::n(tokens.expires_at)),
             ("version".to_string(), attr::n(tokens.version)),
         ]);
         let mut request = self

@@ -93,15 +93,13 @@ pub fn month_windows(year: &str, from: i64, to: i64) -> Vec<(String, Window)> {
             let month = format!("{year}-{m:02}");
             let (start, end) = (month_start(&month)?, month_end(&month)?);
             let (lo, hi) = (start.max(from), end.min(to));
-            (lo < hi).then(|| {
-                (
-                    month,
-                    Window {
-                        from: Some(lo),
-                        to: Some(hi),
-                    },
-                )
-            })
+            (lo < hi).then_some((
+                month,
+                Window {
+                    from: Some(lo),
+                    to: Some(hi),
+                },
+            ))
         })
         .collect()
 }
@@ -118,7 +116,7 @@ pub fn by_month(scrobbles: Vec<Scrobble>) -> BTreeMap<String, Vec<Scrobble>> {
     }
     for rows in out.values_mut() {
         // Stable: scrobbles of one second keep the order Last.fm listed them in.
-        rows.sort_by(|a, b| b.uts.cmp(&a.uts));
+        rows.sort_by_key(|s| std::cmp::Reverse(s.uts));
     }
     out
 }
@@ -132,7 +130,7 @@ pub fn replace_window(old: &[Scrobble], fresh: &[Scrobble], window: Window) -> V
         .cloned()
         .collect();
     rows.extend(fresh.iter().filter(|s| in_window(s.uts, window)).cloned());
-    rows.sort_by(|a, b| b.uts.cmp(&a.uts));
+    rows.sort_by_key(|s| std::cmp::Reverse(s.uts));
     rows
 }
 
@@ -169,7 +167,7 @@ pub fn diff(counted: &[Scrobble], listed: &[Scrobble]) -> WindowDiff {
         }
     }
     let mut removed: Vec<Scrobble> = remaining.into_values().flatten().cloned().collect();
-    removed.sort_by(|a, b| b.uts.cmp(&a.uts));
+    removed.sort_by_key(|s| std::cmp::Reverse(s.uts));
     WindowDiff { added, removed }
 }
 
@@ -307,10 +305,10 @@ mod tests {
     fn diff_finds_late_and_deleted_scrobbles_and_keeps_same_second_tracks_apart() {
         let counted = vec![s("A", "x", 300), s("B", "y", 200), s("C", "z", 200)];
         let listed = vec![
-            s("a", "X", 300),      // same scrobble, other spelling: not new
-            s("B", "y", 200),      // same
-            s("D", "late", 250),   // late scrobble
-            s("B", "other", 200),  // another track in the same second
+            s("a", "X", 300),     // same scrobble, other spelling: not new
+            s("B", "y", 200),     // same
+            s("D", "late", 250),  // late scrobble
+            s("B", "other", 200), // another track in the same second
         ];
         let d = diff(&counted, &listed);
         assert_eq!(d.added, vec![s("D", "late", 250), s("B", "other", 200)]);
@@ -335,7 +333,10 @@ mod tests {
         let deltas = deltas(&d);
         assert_eq!(deltas.len(), 2);
         let a = deltas.iter().find(|d| d.artist == "A").unwrap();
-        assert_eq!((a.count, a.removed, a.first_uts, a.last_uts), (2, 1, 40, 50));
+        assert_eq!(
+            (a.count, a.removed, a.first_uts, a.last_uts),
+            (2, 1, 40, 50)
+        );
         let b = deltas.iter().find(|d| d.artist == "B").unwrap();
         assert_eq!((b.count, b.removed), (0, 1));
         assert_eq!((b.first_uts, b.last_uts), (i64::MAX, i64::MIN));
@@ -366,7 +367,10 @@ mod tests {
         assert_eq!(chunks.concat(), rows);
         assert!(chunk_rows(&[], 500).is_empty());
         let grouped = by_month(vec![s("A", "x", 0), s("A", "x", 3_000_000), s("B", "y", 5)]);
-        assert_eq!(grouped["1970-01"].iter().map(|r| r.uts).collect::<Vec<_>>(), vec![5, 0]);
+        assert_eq!(
+            grouped["1970-01"].iter().map(|r| r.uts).collect::<Vec<_>>(),
+            vec![5, 0]
+        );
         assert_eq!(grouped["1970-02"].len(), 1);
     }
 }

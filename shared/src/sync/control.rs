@@ -7,6 +7,7 @@ use super::messages::StartMessage;
 use super::SyncError;
 use crate::lastfm::Window;
 use crate::queue::Queues;
+use crate::store::jobs::JobTotals;
 use crate::store::users::LastfmService;
 use crate::store::Store;
 
@@ -47,8 +48,8 @@ pub fn plan(latest: Option<&Job>, lastfm: Option<&LastfmService>, now: i64) -> P
         let unfinished =
             matches!(job.status, JobStatus::Partial | JobStatus::Failed) || job.is_stalled(now);
         let same_account = job.lastfm_user == service.username;
-        let still_current =
-            job.kind != JobKind::Incremental || service.generation.as_ref() == Some(&job.generation);
+        let still_current = job.kind != JobKind::Incremental
+            || service.generation.as_ref() == Some(&job.generation);
         if unfinished && same_account && still_current {
             return Plan::Resume(Box::new(job.clone()));
         }
@@ -87,8 +88,10 @@ pub const RECONCILE_EVERY_SECS: i64 = 7 * 24 * 60 * 60;
 /// Whether this incremental sync should reconcile: asked for, or not done for a week.
 pub fn reconcile_due(service: Option<&LastfmService>, asked: bool, now: i64) -> bool {
     asked
-        || service
-            .is_some_and(|s| s.reconciled_at.is_none_or(|t| now - t >= RECONCILE_EVERY_SECS))
+        || service.is_some_and(|s| {
+            s.reconciled_at
+                .is_none_or(|t| now - t >= RECONCILE_EVERY_SECS)
+        })
 }
 
 pub async fn request_sync(
@@ -206,8 +209,14 @@ pub async fn request_sync_with(
 /// A job whose start message never left would sit "queued" holding the lock: end it instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RebuildRequest {
-    Started { job_id: String, pages: u32, scrobbles: u64 },
-    Busy { job_id: String },
+    Started {
+        job_id: String,
+        pages: u32,
+        scrobbles: u64,
+    },
+    Busy {
+        job_id: String,
+    },
     /// No Last.fm account, or it was never fully synced: there is no archive to rebuild from.
     NothingToRebuild,
 }
@@ -231,7 +240,10 @@ pub async fn request_rebuild(
         return Ok(RebuildRequest::NothingToRebuild);
     }
     let latest = store.latest_job(user_id).await?;
-    if let Some(job) = latest.as_ref().filter(|j| j.status.is_active() && !j.is_stalled(now)) {
+    if let Some(job) = latest
+        .as_ref()
+        .filter(|j| j.status.is_active() && !j.is_stalled(now))
+    {
         return Ok(RebuildRequest::Busy {
             job_id: job.job_id.clone(),
         });
@@ -297,7 +309,17 @@ pub async fn request_rebuild(
         ..Default::default()
     };
     store
-        .set_job_totals(&job, plan, &[], rows.len() as u64, 0, None, now)
+        .set_job_totals(
+            &job,
+            &JobTotals {
+                plan,
+                windows: &[],
+                scrobbles_total: rows.len() as u64,
+                artists_total: 0,
+                newest_uts: None,
+            },
+            now,
+        )
         .await?;
     info!(user_id, job_id = %job_id, pages = page_count, "rebuild requested");
     send_or_fail(store, queues, &job, 0).await?;
@@ -408,7 +430,11 @@ mod tests {
         let mut s = service(Some(1), Some("g"));
         assert!(reconcile_due(Some(&s), false, 100));
         s.reconciled_at = Some(100);
-        assert!(!reconcile_due(Some(&s), false, 100 + RECONCILE_EVERY_SECS - 1));
+        assert!(!reconcile_due(
+            Some(&s),
+            false,
+            100 + RECONCILE_EVERY_SECS - 1
+        ));
         assert!(reconcile_due(Some(&s), false, 100 + RECONCILE_EVERY_SECS));
         assert!(reconcile_due(Some(&s), true, 101));
         assert!(!reconcile_due(None, false, 101));

@@ -17,6 +17,7 @@ use crate::lastfm::top_artists::TopArtistsPage;
 use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate, Scrobble};
 use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
+use crate::store::jobs::JobTotals;
 use crate::store::lastfm_lists::{LastfmArtist, LovedEntry};
 use crate::store::{Store, StoreError};
 
@@ -165,11 +166,13 @@ impl<G: RateGate> Engine<G> {
             .store
             .set_job_totals(
                 &job,
-                plan,
-                &windows,
-                scrobbles_total,
-                artists_total,
-                newest,
+                &JobTotals {
+                    plan,
+                    windows: &windows,
+                    scrobbles_total,
+                    artists_total,
+                    newest_uts: newest,
+                },
                 now_secs(),
             )
             .await?;
@@ -292,7 +295,11 @@ impl<G: RateGate> Engine<G> {
                 let (window, page_in_window) = job.locate(page);
                 let scrobbles = match self.store.get_ledger_page(user_id, job_id, page).await? {
                     Some(recorded) => recorded,
-                    None => match self.lastfm.recent_tracks(&user, page_in_window, window).await {
+                    None => match self
+                        .lastfm
+                        .recent_tracks(&user, page_in_window, window)
+                        .await
+                    {
                         Ok(fetched) => fetched.scrobbles,
                         Err(e) => {
                             return self.fetch_failed(&job, Some(unit), e, receive_count).await
@@ -484,14 +491,15 @@ impl<G: RateGate> Engine<G> {
                     }
                 }
             }
-            let outcomes: Vec<(&[TrackState], Vec<usize>)> = stream::iter(writes.chunks(TRANSACTION_ITEMS))
-                .map(|chunk| async move {
-                    let conflicted = self.store.write_tracks(user_id, chunk).await?;
-                    Ok::<_, StoreError>((chunk, conflicted))
-                })
-                .buffer_unordered(TRANSACTION_CONCURRENCY)
-                .try_collect()
-                .await?;
+            let outcomes: Vec<(&[TrackState], Vec<usize>)> =
+                stream::iter(writes.chunks(TRANSACTION_ITEMS))
+                    .map(|chunk| async move {
+                        let conflicted = self.store.write_tracks(user_id, chunk).await?;
+                        Ok::<_, StoreError>((chunk, conflicted))
+                    })
+                    .buffer_unordered(TRANSACTION_CONCURRENCY)
+                    .try_collect()
+                    .await?;
             let mut again: Vec<String> = Vec::new();
             let mut reread: Vec<String> = Vec::new();
             for (chunk, conflicted) in outcomes {
@@ -588,9 +596,11 @@ impl<G: RateGate> Engine<G> {
         // Pages that failed for good keep the finishing step from running: it waits for the
         // resumed job, and this one ends partial.
         let blocked = finalize_pending(&job)
-            && job.failed_pages.iter().any(|&p| p <= job.plan.scrobble_pages);
-        let settled =
-            (job.done_pages.len() + job.failed_pages.len()) as u32 + u32::from(blocked);
+            && job
+                .failed_pages
+                .iter()
+                .any(|&p| p <= job.plan.scrobble_pages);
+        let settled = (job.done_pages.len() + job.failed_pages.len()) as u32 + u32::from(blocked);
         if job.status != JobStatus::Running || settled < total {
             return Ok(());
         }

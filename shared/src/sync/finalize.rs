@@ -153,10 +153,7 @@ impl<G: RateGate> Engine<G> {
     /// Runs the finishing step once every scrobble page is counted; returns the job as it
     /// stands afterwards.
     pub(super) async fn finalize(&self, job: Job) -> Result<Job, SyncError> {
-        let pages = self
-            .store
-            .ledger_pages(&job.user_id, &job.job_id)
-            .await?;
+        let pages = self.store.ledger_pages(&job.user_id, &job.job_id).await?;
         if (1..=job.plan.scrobble_pages).any(|p| !pages.contains_key(&p)) {
             return Err(StoreError::Corrupt(format!(
                 "job {} is missing ledger pages before its finishing step",
@@ -316,7 +313,9 @@ impl<G: RateGate> Engine<G> {
                 let Some(mut track) = stored.lastfm else {
                     break;
                 };
-                if track.first_uts == first && track.last_uts == last.uts && track.artist == last.artist
+                if track.first_uts == first
+                    && track.last_uts == last.uts
+                    && track.artist == last.artist
                     && track.title == last.title
                 {
                     break;
