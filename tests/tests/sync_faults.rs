@@ -83,9 +83,12 @@ async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
     let job = api.wait_for_sync(Duration::from_secs(400)).await;
     assert_eq!(job["status"], "partial", "{job}");
     assert_eq!(job["failed_pages"], json!([3]));
+    // Everything but the failed page is counted; the finishing step waits for the resumed job,
+    // since archiving a ledger with a hole in it would make later syncs see phantom deletions.
     assert_eq!(
-        job["pages_done"].as_u64().unwrap() + 1,
-        job["pages_total"].as_u64().unwrap()
+        job["pages_done"].as_u64().unwrap() + 2,
+        job["pages_total"].as_u64().unwrap(),
+        "{job}"
     );
     assert!(
         job["errors"]
