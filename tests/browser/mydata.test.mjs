@@ -101,14 +101,15 @@ describe("My Data with a synced Last.fm user", () => {
     assert.equal(s.scrobbles, "20,000 of 20,000");
   });
 
-  test("sections come in order: Preferences, Artists You Know, Songs You Know, Recommendations, My Favorites, Connected Services", async () => {
+  // The plan's six sections in its order; "Your data" (export and delete) closes the page.
+  test("sections come in order: Preferences, Artists You Know, Songs You Know, Recommendations, My Favorites, Connected Services, Your data", async () => {
     const titles = await page.$$eval("#mydata section[data-section]", (ss) => ss.map((s) =>
       (s.querySelector(".disclosure-title") || s.querySelector("h2")).textContent.trim()));
-    assert.deepEqual(titles, ["Preferences", "Artists You Know", "Songs You Know", "Recommendations", "My Favorites", "Connected Services"]);
+    assert.deepEqual(titles, ["Preferences", "Artists You Know", "Songs You Know", "Recommendations", "My Favorites", "Connected Services", "Your data"]);
     const tops = await page.$$eval("#mydata section[data-section]", (ss) => ss.map((s) => s.getBoundingClientRect().top));
     assert.deepEqual([...tops].sort((x, y) => x - y), tops, "shown top to bottom in that order");
     const ids = await page.$$eval("#mydata section[data-section]", (ss) => ss.map((s) => s.id));
-    assert.deepEqual(ids, ["preferences", "artists", "songs", "recs", "sung", "services"]);
+    assert.deepEqual(ids, ["preferences", "artists", "songs", "recs", "sung", "services", "your-data"]);
   });
 
   test("Connected Services: collapsed by default, expands and collapses by mouse and keyboard", async () => {
