@@ -153,6 +153,32 @@ impl Api {
         .await
     }
 
+    /// Runs Spotify's sign-in as a browser would, through the Spotify stand-in (`deny`: the
+    /// user refuses consent). Returns the callback URL and where the callback sent the browser.
+    pub async fn sign_in_spotify(&self, spotify_user: &str, deny: bool) -> (String, String) {
+        let r = self.get("/api/me/services/spotify/connect").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let authorize = r.body["authorize_url"].as_str().unwrap().to_string();
+        assert!(authorize.contains("scope=user-top-read"), "{authorize}");
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let location =
+            |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_string();
+        let mut url = format!("{authorize}&standin_user={spotify_user}");
+        if deny {
+            url.push_str("&standin_deny=1");
+        }
+        let consent = browser.get(&url).send().await.unwrap();
+        assert_eq!(consent.status(), StatusCode::FOUND);
+        let callback = location(&consent);
+        let back = browser.get(&callback).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::FOUND);
+        (callback, location(&back))
+    }
+
     pub async fn start_sync(&self) -> Reply {
         self.call(Method::POST, "/api/me/sync", None).await
     }

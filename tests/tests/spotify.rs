@@ -19,6 +19,10 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
 fn spotify_admin() -> String {
     var("SPOTIFY_ADMIN_URL")
 }
@@ -34,32 +38,9 @@ async fn admin(path: &str, body: Value) -> Value {
     r.json().await.unwrap()
 }
 
-fn location(r: &reqwest::Response) -> String {
-    r.headers()["location"].to_str().unwrap().to_string()
-}
-
-/// Runs the sign-in as a browser would; returns where the callback sent the browser.
-async fn sign_in(api: &Api, spotify_user: &str, deny: bool) -> (String, String) {
-    let r = api.get("/api/me/services/spotify/connect").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let authorize = r.body["authorize_url"].as_str().unwrap().to_string();
-    assert!(authorize.contains("scope=user-top-read"), "{authorize}");
-    let http = no_redirects();
-    let mut url = format!("{authorize}&standin_user={spotify_user}");
-    if deny {
-        url.push_str("&standin_deny=1");
-    }
-    let consent = http.get(&url).send().await.unwrap();
-    assert_eq!(consent.status(), StatusCode::FOUND);
-    let callback = location(&consent);
-    let back = http.get(&callback).send().await.unwrap();
-    assert_eq!(back.status(), StatusCode::FOUND);
-    (callback, location(&back))
-}
-
 async fn connected(spotify_user: &str) -> Api {
     let api = Api::as_user(&unique("sp"));
-    let (_, page) = sign_in(&api, spotify_user, false).await;
+    let (_, page) = api.sign_in_spotify(spotify_user, false).await;
     assert!(page.ends_with("/?spotify=connected"), "{page}");
     api
 }
@@ -122,14 +103,16 @@ async fn connect_callback_sync_and_read_top_lists() {
 async fn states_are_single_use_denials_are_reported_and_disconnect_forgets_tokens() {
     let _serial = SERIAL.lock().await;
     let api = Api::as_user(&unique("state"));
-    let (callback, page) = sign_in(&api, &unique("sp-user"), false).await;
+    let (callback, page) = api.sign_in_spotify(&unique("sp-user"), false).await;
     assert!(page.ends_with("?spotify=connected"), "{page}");
     let again = no_redirects().get(&callback).send().await.unwrap();
     assert!(
         location(&again).ends_with("?spotify=error&reason=invalid_state"),
         "reused state"
     );
-    let (_, denied) = sign_in(&Api::as_user(&unique("deny")), &unique("sp-user"), true).await;
+    let (_, denied) = Api::as_user(&unique("deny"))
+        .sign_in_spotify(&unique("sp-user"), true)
+        .await;
     assert!(denied.ends_with("?spotify=error&reason=denied"), "{denied}");
     // A state older than ten minutes is refused even though it was never used.
     let config = karaoke_shared::aws::sdk_config().await;
@@ -302,7 +285,7 @@ async fn stored_tokens_never_carry_the_tables_ttl_attribute() {
     let _serial = SERIAL.lock().await;
     let user_id = unique("sp-ttl");
     let api = Api::as_user(&user_id);
-    let (_, page) = sign_in(&api, &unique("sp-ttl-user"), false).await;
+    let (_, page) = api.sign_in_spotify(&unique("sp-ttl-user"), false).await;
     assert!(page.ends_with("/?spotify=connected"), "{page}");
     karaoke_tests::stack_env();
     let config = karaoke_shared::aws::sdk_config().await;

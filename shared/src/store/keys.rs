@@ -112,6 +112,8 @@ pub fn top_prefix(source: &str, time_range: &str) -> String {
 
 /// The index partition of connected Last.fm accounts, sorted by when each is next due.
 pub const LASTFM_DUE_PK: &str = "DUE#lastfm";
+/// The same for connected Spotify accounts, so that a user with only Spotify is refreshed too.
+pub const SPOTIFY_DUE_PK: &str = "DUE#spotify";
 
 pub fn due_sort(due: i64, user_id: &str) -> String {
     format!("{due:012}#{user_id}")

@@ -87,6 +87,13 @@ impl Store {
             ),
             ("connected_at".to_string(), attr::n(service.connected_at)),
             ("status".to_string(), attr::s("connected")),
+            ("user_id".to_string(), attr::s(user_id)),
+            ("gsi2pk".to_string(), attr::s(keys::SPOTIFY_DUE_PK)),
+            // Due at once, as a new Last.fm account is; each finished sync sets the next time.
+            (
+                "gsi2sk".to_string(),
+                attr::s(keys::due_sort(service.connected_at, user_id)),
+            ),
         ]);
         if let Some(name) = &service.display_name {
             item.insert("display_name".into(), attr::s(name));
@@ -173,7 +180,12 @@ impl Store {
             .table_name(&self.table)
             .key("pk", attr::s(keys::user_pk(user_id)))
             .key("sk", attr::s(keys::SPOTIFY_SERVICE_SK))
-            .update_expression("SET #status = :s")
+            // A connection that needs the user again leaves the schedule until they reconnect.
+            .update_expression(if status == "connected" {
+                "SET #status = :s"
+            } else {
+                "SET #status = :s REMOVE gsi2pk, gsi2sk"
+            })
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":s", attr::s(status))
@@ -186,6 +198,9 @@ impl Store {
         }
     }
 
+    /// Records a finished Spotify refresh and, while the connection is usable, when the next
+    /// one is due. A connection that needs the user again keeps its counts but stays off the
+    /// schedule until they reconnect.
     pub async fn record_spotify_sync(
         &self,
         user_id: &str,
@@ -193,25 +208,47 @@ impl Store {
         artists: u64,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.metrics.write();
-        match self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", attr::s(keys::user_pk(user_id)))
-            .key("sk", attr::s(keys::SPOTIFY_SERVICE_SK))
-            .update_expression("SET last_sync_at = :now, track_count = :t, artist_count = :a")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", attr::n(now))
-            .expression_attribute_values(":t", attr::n(tracks))
-            .expression_attribute_values(":a", attr::n(artists))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)
-        {
-            Ok(_) | Err(StoreError::Conflict) => Ok(()),
-            Err(e) => Err(e),
+        let due = keys::due_sort(now + crate::sync::schedule::interval_secs(), user_id);
+        let attempts = [
+            (
+                "SET last_sync_at = :now, track_count = :t, artist_count = :a, \
+                 gsi2pk = :duepk, gsi2sk = :due, user_id = :user",
+                "#status = :connected",
+            ),
+            (
+                "SET last_sync_at = :now, track_count = :t, artist_count = :a",
+                "attribute_exists(pk)",
+            ),
+        ];
+        for (update, condition) in attempts {
+            let mut request = self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", attr::s(keys::user_pk(user_id)))
+                .key("sk", attr::s(keys::SPOTIFY_SERVICE_SK))
+                .update_expression(update)
+                .condition_expression(condition)
+                .expression_attribute_values(":now", attr::n(now))
+                .expression_attribute_values(":t", attr::n(tracks))
+                .expression_attribute_values(":a", attr::n(artists));
+            if condition.contains(":connected") {
+                request = request
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":connected", attr::s("connected"))
+                    .expression_attribute_values(":duepk", attr::s(keys::SPOTIFY_DUE_PK))
+                    .expression_attribute_values(":due", attr::s(&due))
+                    .expression_attribute_values(":user", attr::s(user_id));
+            }
+            self.metrics.write();
+            match request.send().await.map_err(StoreError::from_sdk) {
+                Ok(_) => return Ok(()),
+                // Not connected (try the counts alone), or disconnected meanwhile (nothing to do).
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
     }
 
     /// Forgets the connection and its tokens (the synced lists stay until the user deletes them).

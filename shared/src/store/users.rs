@@ -213,6 +213,16 @@ impl Store {
         now: i64,
         max: usize,
     ) -> Result<Vec<String>, StoreError> {
+        self.users_due(keys::LASTFM_DUE_PK, now, max).await
+    }
+
+    /// Users whose next sync time for one service (`keys::*_DUE_PK`) has passed, oldest first.
+    pub async fn users_due(
+        &self,
+        partition: &str,
+        now: i64,
+        max: usize,
+    ) -> Result<Vec<String>, StoreError> {
         let mut users = Vec::new();
         let mut start = None;
         loop {
@@ -223,7 +233,7 @@ impl Store {
                 .table_name(&self.table)
                 .index_name("gsi2")
                 .key_condition_expression("gsi2pk = :pk AND gsi2sk < :until")
-                .expression_attribute_values(":pk", attr::s(keys::LASTFM_DUE_PK))
+                .expression_attribute_values(":pk", attr::s(partition))
                 .expression_attribute_values(":until", attr::s(keys::due_sort(now + 1, "")))
                 .projection_expression("user_id")
                 .set_exclusive_start_key(start)

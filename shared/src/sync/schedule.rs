@@ -1,5 +1,6 @@
-//! The scheduled pass: every connected Last.fm user whose next sync is due gets one, found with
-//! an index query (due time order), never a table scan.
+//! The scheduled pass: every user whose Last.fm or Spotify account is due for a refresh gets one
+//! sync (which covers both services), found with index queries in due-time order, never a
+//! table scan.
 
 use serde::Serialize;
 use tracing::warn;
@@ -7,7 +8,7 @@ use tracing::warn;
 use super::control::{request_sync, SyncRequest};
 use super::SyncError;
 use crate::queue::Queues;
-use crate::store::Store;
+use crate::store::{keys, Store};
 
 /// Seconds between automatic syncs of one user (`SYNC_INTERVAL_SECS`, default 6 hours).
 pub fn interval_secs() -> i64 {
@@ -33,9 +34,17 @@ pub struct PassReport {
 
 pub async fn start_due_syncs(store: &Store, queues: &Queues) -> Result<PassReport, SyncError> {
     let now_millis = crate::clock::now_millis();
-    let due = store
-        .users_due_for_lastfm(now_millis / 1000, MAX_USERS_PER_PASS)
+    let now = now_millis / 1000;
+    let lastfm = store
+        .users_due(keys::LASTFM_DUE_PK, now, MAX_USERS_PER_PASS)
         .await?;
+    let room = MAX_USERS_PER_PASS.saturating_sub(lastfm.len());
+    let spotify = if room == 0 {
+        Vec::new()
+    } else {
+        store.users_due(keys::SPOTIFY_DUE_PK, now, room).await?
+    };
+    let due = merge_due(lastfm, spotify);
     let mut report = PassReport {
         due: due.len(),
         ..Default::default()
@@ -53,4 +62,29 @@ pub async fn start_due_syncs(store: &Store, queues: &Queues) -> Result<PassRepor
         }
     }
     Ok(report)
+}
+
+/// One entry per user: someone with both services connected is due under each, but one sync
+/// refreshes both.
+fn merge_due(lastfm: Vec<String>, spotify: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    lastfm
+        .into_iter()
+        .chain(spotify)
+        .filter(|u| seen.insert(u.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_due_under_both_services_is_synced_once() {
+        let due = merge_due(
+            vec!["a".into(), "b".into()],
+            vec!["b".into(), "c".into(), "c".into()],
+        );
+        assert_eq!(due, ["a", "b", "c"]);
+    }
 }
