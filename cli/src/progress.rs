@@ -43,10 +43,19 @@ pub fn thousands(n: u64) -> String {
 /// Redraws the bar until the job ends; returns the final job.
 pub async fn follow(session: &Session, poll: Duration) -> CliResult<Value> {
     let mut stdout = std::io::stdout();
+    // A busy emulator can time the API out now and then; the sync goes on regardless, so a
+    // few 5xx answers in a row are waited out rather than ending the watch.
+    let mut unavailable = 0;
     loop {
         let r = session
             .call(reqwest::Method::GET, "/api/me/sync", None)
             .await?;
+        if r.status >= 500 && unavailable < 10 {
+            unavailable += 1;
+            tokio::time::sleep(poll.max(Duration::from_secs(2))).await;
+            continue;
+        }
+        unavailable = 0;
         if r.status != 200 {
             return Err(format!(
                 "GET /api/me/sync answered {}: {}",
