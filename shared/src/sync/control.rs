@@ -165,35 +165,21 @@ pub async fn request_sync_with(
                 });
             }
             let job = Job {
-                user_id: user_id.to_string(),
-                job_id: job_id.clone(),
-                kind,
-                status: JobStatus::Queued,
-                lastfm_user: lastfm
-                    .as_ref()
-                    .map(|s| s.username.clone())
-                    .unwrap_or_default(),
-                generation: generation.unwrap_or_else(|| job_id.clone()),
-                window,
                 spotify,
                 reconcile: kind == JobKind::Incremental
                     && reconcile_due(lastfm.as_ref(), reconcile, now),
-                windows: vec![],
-                repairs: vec![],
-                pages_total: None,
-                plan: Default::default(),
-                done_pages: Default::default(),
-                failed_pages: Default::default(),
-                scrobbles_total: 0,
-                scrobbles_done: 0,
-                tracks_added: 0,
-                artists_total: 0,
-                newest_uts: None,
-                created_at: now,
-                started_at: None,
-                updated_at: now,
-                finished_at: None,
-                errors: vec![],
+                ..Job::queued(
+                    user_id,
+                    &job_id,
+                    kind,
+                    lastfm
+                        .as_ref()
+                        .map(|s| s.username.clone())
+                        .unwrap_or_default(),
+                    generation.unwrap_or_else(|| job_id.clone()),
+                    window,
+                    now,
+                )
             };
             store.create_job(&job).await?;
             info!(user_id, job_id = %job_id, kind = kind.as_str(), "sync requested");
@@ -263,36 +249,18 @@ pub async fn request_rebuild(
     for month in index.months.keys().rev() {
         rows.extend(store.archive_month(user_id, month).await?);
     }
-    let job = Job {
-        user_id: user_id.to_string(),
-        job_id: job_id.clone(),
-        kind: JobKind::Rebuild,
-        status: JobStatus::Queued,
-        lastfm_user: service.username.clone(),
-        generation: job_id.clone(),
-        window: Window {
+    let job = Job::queued(
+        user_id,
+        &job_id,
+        JobKind::Rebuild,
+        service.username.clone(),
+        job_id.clone(),
+        Window {
             from: None,
             to: Some(now),
         },
-        spotify: false,
-        reconcile: false,
-        windows: vec![],
-        repairs: vec![],
-        pages_total: None,
-        plan: Default::default(),
-        done_pages: Default::default(),
-        failed_pages: Default::default(),
-        scrobbles_total: 0,
-        scrobbles_done: 0,
-        tracks_added: 0,
-        artists_total: 0,
-        newest_uts: None,
-        created_at: now,
-        started_at: None,
-        updated_at: now,
-        finished_at: None,
-        errors: vec![],
-    };
+        now,
+    );
     store.create_job(&job).await?;
     let pages: Vec<Vec<crate::lastfm::Scrobble>> = rows
         .chunks(crate::lastfm::PAGE_LIMIT as usize)

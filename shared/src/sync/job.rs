@@ -118,6 +118,45 @@ pub struct Job {
 pub const STALL_AFTER_SECS: i64 = 15 * 60;
 
 impl Job {
+    /// A job as requested, before its start has read anything from Last.fm.
+    pub fn queued(
+        user_id: &str,
+        job_id: &str,
+        kind: JobKind,
+        lastfm_user: String,
+        generation: String,
+        window: Window,
+        now: i64,
+    ) -> Self {
+        Job {
+            user_id: user_id.to_string(),
+            job_id: job_id.to_string(),
+            kind,
+            status: JobStatus::Queued,
+            lastfm_user,
+            generation,
+            window,
+            spotify: false,
+            reconcile: false,
+            windows: vec![],
+            repairs: vec![],
+            pages_total: None,
+            plan: Default::default(),
+            done_pages: Default::default(),
+            failed_pages: Default::default(),
+            scrobbles_total: 0,
+            scrobbles_done: 0,
+            tracks_added: 0,
+            artists_total: 0,
+            newest_uts: None,
+            created_at: now,
+            started_at: None,
+            updated_at: now,
+            finished_at: None,
+            errors: vec![],
+        }
+    }
+
     /// Which window a scrobble page belongs to, and its page number within that window.
     pub fn locate(&self, page: u32) -> (Window, u32) {
         let mut first = 1;
