@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use futures::future::join_all;
 use karaoke_shared::sync::control::{request_sync, SyncRequest};
 use karaoke_shared::sync::messages::{StartMessage, WorkMessage};
@@ -149,4 +151,64 @@ async fn the_same_page_on_two_workers_at_once_counts_once() {
 #[tokio::test]
 async fn a_worker_dying_mid_page_loses_and_doubles_nothing() {
     run_with(Misbehaviour::CrashMidPage, 2_000, 23).await;
+}
+
+/// The finishing step of a big history takes minutes; every unit that lands after the last
+/// scrobble page would otherwise run it at the same time. One unit holds it; the same unit's
+/// redelivery may take it over, another only once the lease ran out.
+#[tokio::test]
+async fn one_unit_at_a_time_holds_the_finishing_step() {
+    let h = Harness::new().await;
+    let lastfm = Lastfm::new();
+    let name = format!("x{}", &unique("f")[2..12]);
+    lastfm.create_user(&name, 2_000, 24).await;
+    let user = unique("claim");
+    let now = karaoke_shared::clock::now_secs();
+    h.store.put_lastfm_service(&user, &name, now).await.unwrap();
+    let SyncRequest::Started { job_id, .. } = request_sync(
+        &h.store,
+        &h.engine.queues,
+        &user,
+        karaoke_shared::clock::now_millis(),
+        0,
+    )
+    .await
+    .unwrap() else {
+        panic!("sync did not start");
+    };
+    h.engine.start_job(&user, &job_id, 1).await.unwrap();
+
+    // The job is found through the profile's pointer, and without it through the query.
+    let job = h.store.latest_job(&user).await.unwrap().unwrap();
+    assert_eq!(job.job_id, job_id);
+    assert_eq!(job.status.as_str(), "running");
+    h.store
+        .client()
+        .update_item()
+        .table_name(h.store.table())
+        .key("pk", AttributeValue::S(format!("USER#{user}")))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("REMOVE latest_job")
+        .send()
+        .await
+        .unwrap();
+    let found = h.store.latest_job(&user).await.unwrap().unwrap();
+    assert_eq!(found.job_id, job_id);
+
+    let claim = |who: &'static str, at: i64| {
+        let (store, job) = (h.store.clone(), job.clone());
+        async move { store.claim_finalize(&job, who, at, 360).await.unwrap() }
+    };
+    assert!(claim("7", now).await, "a free step is claimed");
+    assert!(!claim("9", now + 10).await, "another unit waits");
+    assert!(
+        claim("7", now + 20).await,
+        "the same unit's redelivery takes over"
+    );
+    assert!(
+        !claim("9", now + 300).await,
+        "the renewed lease still holds"
+    );
+    assert!(claim("9", now + 400).await, "a lease that ran out is free");
+    h.cleanup().await;
 }

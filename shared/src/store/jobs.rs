@@ -107,17 +107,51 @@ fn message_list(message: &str) -> AttributeValue {
 }
 
 impl Store {
+    /// Writes a new job and points the profile's `latest_job` at it, in one transaction, so
+    /// that [`Store::latest_job`] can find it with two key reads. A Query over the user's
+    /// partition would do on DynamoDB, but the local emulator sorts the whole partition (every
+    /// track of a 200,000-scrobble user) for each one, and the sync progress is polled each second.
     pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.metrics.write();
-        self.db
-            .put_item()
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(job)))
             .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let pointer = Update::builder()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(&job.user_id)))
+            .key("sk", attr::s(keys::PROFILE_SK))
+            .update_expression("SET latest_job = :job")
+            .expression_attribute_values(":job", attr::s(&job.job_id))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        self.metrics.write();
+        let sent = self
+            .db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(pointer).build())
             .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e))
+                    if e.cancellation_reasons().iter().any(|r| {
+                        matches!(
+                            r.code(),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    }) =>
+                {
+                    Err(StoreError::Conflict)
+                }
+                _ => Err(StoreError::from_sdk(err)),
+            },
+        }
     }
 
     pub async fn get_job(&self, user_id: &str, job_id: &str) -> Result<Option<Job>, StoreError> {
@@ -135,7 +169,34 @@ impl Store {
         out.item.as_ref().map(|i| from_item(user_id, i)).transpose()
     }
 
+    /// The user's most recent job: the one the profile points at, or (for a profile written
+    /// before the pointer existed, or a pointer whose job is gone) the last `JOB#` item.
     pub async fn latest_job(&self, user_id: &str) -> Result<Option<Job>, StoreError> {
+        self.metrics.read();
+        let profile = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", attr::s(keys::user_pk(user_id)))
+            .key("sk", attr::s(keys::PROFILE_SK))
+            .projection_expression("latest_job")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let pointer = match profile.item.as_ref() {
+            Some(item) => attr::get_s_opt(item, "latest_job")?,
+            None => None,
+        };
+        if let Some(job_id) = pointer {
+            if let Some(job) = self.get_job(user_id, &job_id).await? {
+                return Ok(Some(job));
+            }
+        }
+        self.last_job_item(user_id).await
+    }
+
+    async fn last_job_item(&self, user_id: &str) -> Result<Option<Job>, StoreError> {
         self.metrics.read();
         let out = self
             .db
@@ -279,6 +340,37 @@ impl Store {
         }
     }
 
+    /// Claims the job's finishing step for `claimer` until `now + lease_secs`. True when the
+    /// caller may run it: nobody holds it, the holder's lease ran out, or the holder is the same
+    /// unit (a redelivered message taking over from the attempt that died).
+    pub async fn claim_finalize(
+        &self,
+        job: &Job,
+        claimer: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "SET finalize_by = :me, finalize_until = :until",
+                "#status = :running AND (attribute_not_exists(finalize_until) \
+                 OR finalize_until < :now OR finalize_by = :me)",
+                vec![
+                    (":me", attr::s(claimer)),
+                    (":until", attr::n(now + lease_secs)),
+                    (":now", attr::n(now)),
+                    (":running", attr::s("running")),
+                ],
+            )
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What the finishing step found; written before it is counted, the same every time.
     pub async fn set_job_repairs(&self, job: &Job, repairs: &[Repair]) -> Result<(), StoreError> {
         match self
@@ -390,7 +482,8 @@ impl Store {
         self.update_job(
             job,
             "SET #status = :queued, updated_at = :now, spotify = :spotify, \
-             errors = list_append(if_not_exists(errors, :empty), :msg) REMOVE failed_pages, finished_at",
+             errors = list_append(if_not_exists(errors, :empty), :msg) \
+             REMOVE failed_pages, finished_at, finalize_by, finalize_until",
             "#status = :was",
             vec![
                 (":queued", attr::s("queued")),
@@ -398,7 +491,10 @@ impl Store {
                 (":spotify", AttributeValue::Bool(spotify)),
                 (":now", attr::n(now)),
                 (":empty", AttributeValue::L(vec![])),
-                (":msg", message_list("Resumed: fetching the pages that were not finished.")),
+                (
+                    ":msg",
+                    message_list("Resumed: fetching the pages that were not finished."),
+                ),
             ],
         )
         .await

@@ -28,6 +28,10 @@ const TRANSACTION_ITEMS: usize = 100;
 const TRANSACTION_CONCURRENCY: usize = 4;
 /// Attempts at a page's track writes before giving the message back to SQS.
 const MAX_WRITE_ROUNDS: usize = 25;
+/// How long a claim on the finishing step holds: past the worker's 300 s timeout (an
+/// invocation that runs over is dead), well inside the page queue's 1,800 s visibility timeout
+/// (so the dead claimer's message, redelivered, finds the claim free or its own).
+const FINALIZE_LEASE_SECS: i64 = 360;
 
 pub struct Engine<G> {
     pub store: Store,
@@ -81,7 +85,7 @@ impl<G: RateGate> Engine<G> {
             let pending = job.pending_units();
             info!(job_id, pending = pending.len(), "resuming job");
             self.enqueue(&job, &pending).await?;
-            return self.settle(job).await;
+            return self.settle(job, None).await;
         }
         let mut plan = UnitPlan::default();
         let mut first = FirstPages {
@@ -212,7 +216,7 @@ impl<G: RateGate> Engine<G> {
         }
         // Re-read: the inline units may have finished the job already, or there was nothing.
         match self.store.get_job(user_id, job_id).await? {
-            Some(job) => self.settle(job).await,
+            Some(job) => self.settle(job, None).await,
             None => Ok(()),
         }
     }
@@ -287,7 +291,7 @@ impl<G: RateGate> Engine<G> {
         }
         if job.done_pages.contains(&unit.id()) {
             // A redelivery after the unit was counted; finish the job if a crash interrupted that.
-            return self.settle(job).await;
+            return self.settle(job, Some(unit)).await;
         }
         let user = job.lastfm_user.clone();
         match unit {
@@ -319,7 +323,7 @@ impl<G: RateGate> Engine<G> {
             Unit::Spotify(index) => self.run_spotify(&job, index, receive_count).await,
             // Runs as soon as the last scrobble page is counted; settling does it (or notes
             // that pages are still missing).
-            Unit::Finalize => self.settle(job).await,
+            Unit::Finalize => self.settle(job, Some(unit)).await,
         }
     }
 
@@ -369,7 +373,7 @@ impl<G: RateGate> Engine<G> {
             .mark_page_done(job, unit.id(), scrobbles, added, now_secs())
             .await?;
         match counted {
-            Some(updated) => self.settle(updated).await,
+            Some(updated) => self.settle(updated, Some(unit)).await,
             None => Ok(()),
         }
     }
@@ -559,7 +563,7 @@ impl<G: RateGate> Engine<G> {
                     .mark_page_failed(job, unit.id(), &message, now)
                     .await?
                 {
-                    self.settle(updated).await?;
+                    self.settle(updated, Some(unit)).await?;
                 }
                 // Still a failure, so SQS parks the message in the dead-letter queue for inspection.
                 Err(SyncError::Lastfm(error))
@@ -578,12 +582,14 @@ impl<G: RateGate> Engine<G> {
         }
     }
 
-    pub(super) async fn settle_public(&self, job: Job) -> Result<(), SyncError> {
-        self.settle(job).await
+    pub(super) async fn settle_public(&self, job: Job, by: Option<Unit>) -> Result<(), SyncError> {
+        self.settle(job, by).await
     }
 
     /// Ends the job once every unit is counted or given up on. Safe to call repeatedly.
-    async fn settle(&self, mut job: Job) -> Result<(), SyncError> {
+    /// `by`: the unit whose message led here (none for a job's start), which claims the
+    /// finishing step when it is due.
+    async fn settle(&self, mut job: Job, by: Option<Unit>) -> Result<(), SyncError> {
         let Some(total) = job.pages_total else {
             return Ok(());
         };
@@ -591,6 +597,17 @@ impl<G: RateGate> Engine<G> {
         let finalize_pending =
             |j: &Job| j.plan.finalize > 0 && !j.done_pages.contains(&finalize_id);
         if finalize_pending(&job) && job.status == JobStatus::Running && job.scrobbles_done() {
+            // Every unit that lands after the last scrobble page gets here; without the claim
+            // each would run the (idempotent, but for a big history minutes-long) step at once.
+            let claimer = by.map_or_else(|| "start".to_string(), |u| u.id().to_string());
+            if !self
+                .store
+                .claim_finalize(&job, &claimer, now_secs(), FINALIZE_LEASE_SECS)
+                .await?
+            {
+                info!(job_id = %job.job_id, claimer, "finishing step is claimed by another unit");
+                return Ok(());
+            }
             job = self.finalize(job).await?;
         }
         // Pages that failed for good keep the finishing step from running: it waits for the

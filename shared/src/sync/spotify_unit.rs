@@ -261,7 +261,7 @@ impl<G: RateGate> Engine<G> {
             .mark_page_failed(job, unit.id(), message, now_secs())
             .await?
         {
-            self.settle_public(updated).await?;
+            self.settle_public(updated, Some(unit)).await?;
         }
         Ok(())
     }
