@@ -669,6 +669,18 @@ class Handler(BaseHTTPRequestHandler):
                 if not h.delete_scrobble(int(b["uts"]), str(b["artist"]), str(b["title"])):
                     return self._fail(404, "no matching scrobble")
                 return self._ok({"user": spec.name, "deleted": 1, "total_scrobbles": h.total()})
+            if path == "/_admin/loved" and cmd in ("POST", "DELETE"):
+                b = self._json_body()
+                spec, h = self._admin_user(b.get("user"))
+                if spec is None:
+                    return self._fail(404, "unknown user")
+                if not b.get("artist") or not b.get("title"):
+                    return self._fail(400, "artist and title are required")
+                loved = cmd == "POST"
+                uts = int(b.get("uts") or time.time())
+                if not h.set_loved(str(b["artist"]), str(b["title"]), loved, uts):
+                    return self._fail(404, "no such track")
+                return self._ok({"user": spec.name, "loved": loved, "total_loved": len(h.c_loved_uts)})
             return self._fail(404, "unknown admin endpoint %s %s" % (cmd, path))
         except (ValueError, KeyError, TypeError) as e:
             return self._fail(400, "bad request: %s" % e)

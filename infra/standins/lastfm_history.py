@@ -509,6 +509,23 @@ class History:
             self.view = (neg, sids)
             return len(neg)
 
+    def set_loved(self, artist, title, loved, uts):
+        """Loves (at ``uts``) or unloves a track by its spelling, as the user would on the site.
+        Returns False when loving/unloving a track the history has never heard of."""
+        with self.lock:
+            cid = self._exact_index().get((artist, title))
+            if cid is None:
+                if not loved:
+                    return False
+                cid = self.sp_cid[self._spelling_for(artist, title, "")]
+            if loved:
+                self.c_loved[cid] = 1
+                self.c_loved_uts[cid] = int(uts)
+            else:
+                self.c_loved[cid] = 0
+                self.c_loved_uts.pop(cid, None)
+            return True
+
     def delete_scrobble(self, uts, artist, title):
         with self.lock:
             neg, sids = self.view

@@ -583,6 +583,32 @@ def test_admin_scrobble_add_delete(srv):
     assert srv.admin("/_admin/truth?user=editor")[1]["tracks"] == truth0["tracks"]
 
 
+def test_admin_love_and_unlove(srv):
+    srv.admin("/_admin/users", {"name": "lover", "scrobbles": 400, "seed": 4})
+    _, loved0 = srv.admin("/_admin/truth/loved?user=lover")
+    _, truth = srv.admin("/_admin/truth?user=lover")
+    unloved = next(t for t in truth["tracks"]
+                   if (t["artist"], t["title"]) not in {(x["artist"], x["title"]) for x in loved0["tracks"]})
+    st, res = srv.admin("/_admin/loved", {"user": "lover", "artist": unloved["artist"],
+                                          "title": unloved["title"], "uts": 1790000000})
+    assert st == 200 and res == {"user": "lover", "loved": True, "total_loved": loved0["total"] + 1}
+    _, loved1 = srv.admin("/_admin/truth/loved?user=lover")
+    assert (loved1["tracks"][0]["artist"], loved1["tracks"][0]["title"]) == (unloved["artist"], unloved["title"])
+    st, page = srv.api(method="user.getlovedtracks", user="lover")
+    assert page["lovedtracks"]["track"][0]["name"] == unloved["title"]
+    gone = loved0["tracks"][-1]
+    st, res = srv.admin("/_admin/loved", {"user": "lover", "artist": gone["artist"], "title": gone["title"]},
+                        method="DELETE")
+    assert st == 200 and res["total_loved"] == loved0["total"]
+    _, loved2 = srv.admin("/_admin/truth/loved?user=lover")
+    assert (gone["artist"], gone["title"]) not in {(x["artist"], x["title"]) for x in loved2["tracks"]}
+    st, _ = srv.admin("/_admin/loved", {"user": "lover", "artist": "No One", "title": "Nothing"},
+                      method="DELETE")
+    assert st == 404
+    st, _ = srv.admin("/_admin/loved", {"user": "lover", "artist": "", "title": "x"})
+    assert st == 400
+
+
 def test_admin_misc(srv):
     assert srv.admin("/_admin/health") == (200, {"ok": True})
     st, cfg = srv.admin("/_admin/config")

@@ -536,6 +536,17 @@ impl Lastfm {
         .await
     }
 
+    /// Loves (`true`) or unloves a track on the stand-in, as the user would on the site.
+    pub async fn set_loved(&self, user: &str, artist: &str, title: &str, loved: bool) -> Value {
+        let method = if loved { Method::POST } else { Method::DELETE };
+        self.send(
+            method,
+            "/_admin/loved",
+            Some(json!({"user": user, "artist": artist, "title": title})),
+        )
+        .await
+    }
+
     pub async fn truth_loved(&self, user: &str) -> Value {
         self.send(
             Method::GET,

@@ -2,9 +2,14 @@
 //! counted once, nothing new costs one request), reconciliation (deleted scrobbles lower the
 //! counts) and rebuilding from the stored archive (equals a fresh full sync, no Last.fm).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use karaoke_shared::normalize::artist_key;
 use karaoke_shared::queue::Queues;
+use karaoke_shared::store::attr::Item;
+use karaoke_shared::store::keys;
 use karaoke_shared::store::Store;
 use karaoke_shared::sync::control::{request_rebuild, RebuildRequest};
 use karaoke_tests::{assert_songs_match_truth, stack_env, unique, var, Api, Lastfm};
@@ -278,5 +283,232 @@ async fn a_rebuild_equals_a_fresh_full_sync_without_asking_lastfm() {
         summary["counts"]["songs"]["lastfm"].as_u64(),
         Some(fresh.iter().filter(|s| !s["playcount"].is_null()).count() as u64),
         "{summary}"
+    );
+}
+
+/// Every item of the user's partition under `prefix`, by sort key.
+async fn items_under(user_id: &str, prefix: &str) -> BTreeMap<String, Item> {
+    stack_env();
+    let config = karaoke_shared::aws::sdk_config().await;
+    let db = aws_sdk_dynamodb::Client::new(&config);
+    let mut found = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let out = db
+            .query()
+            .table_name(var("TABLE_NAME"))
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::user_pk(user_id)))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in out.items.unwrap_or_default() {
+            let sk = item["sk"].as_s().unwrap().clone();
+            found.insert(sk, item);
+        }
+        match out.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return found,
+        }
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).map(|v| match v {
+        AttributeValue::S(s) | AttributeValue::N(s) => s.clone(),
+        other => format!("{other:?}"),
+    })
+}
+
+/// A track's artist and title as our rows tell tracks apart (a spelling in another case is the
+/// same track; the row shows one of them).
+fn folded_pair(track: &Value) -> (String, String) {
+    let part = |name: &str| track[name].as_str().unwrap().to_lowercase();
+    (part("artist"), part("title"))
+}
+
+/// What a refresh would write on an artist row: name, Last.fm playcount and rank.
+fn lastfm_part(item: &Item) -> Vec<Option<String>> {
+    ["name", "lfm_playcount", "lfm_rank"]
+        .iter()
+        .map(|a| text(item, a))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_list_refresh_rewrites_only_what_changed_and_drops_what_left_the_lists() {
+    let lastfm = Lastfm::new();
+    let name = standin_name();
+    lastfm.create_user(&name, 1_500, 41).await;
+    let now = karaoke_shared::clock::now_secs();
+    // An artist heard once, so that deleting that scrobble takes it off the top list.
+    let once = json!({"artist": "Passing Fancy", "title": "Only Once", "uts": now - 600});
+    lastfm.add_scrobbles(&name, json!([once])).await;
+    let user_id = unique("lists");
+    let api = Api::as_user(&user_id);
+    assert_eq!(api.connect_lastfm(&name).await.status, StatusCode::OK);
+    assert_eq!(api.start_sync().await.status, StatusCode::ACCEPTED);
+    let full = api.wait_for_sync(SYNC_TIMEOUT).await;
+    assert_eq!(full["status"], "done", "{full}");
+    let artists_before = items_under(&user_id, keys::ARTIST_PREFIX).await;
+    let loved_before = items_under(&user_id, keys::LOVED_PREFIX).await;
+    assert!(artists_before.contains_key(&keys::artist_sk(&artist_key("Passing Fancy"))));
+
+    // On Last.fm: the single scrobble goes, a new artist is heard twice, the oldest loved
+    // track is unloved and a played, unloved track is loved.
+    delete_scrobble(
+        &name,
+        &json!({"date": {"uts": once["uts"].to_string()}, "artist": {"#text": "Passing Fancy"}, "name": "Only Once"}),
+    )
+    .await;
+    lastfm
+        .add_scrobbles(
+            &name,
+            json!([
+                {"artist": "Newcomer Band", "title": "First Hit", "uts": now - 120},
+                {"artist": "Newcomer Band", "title": "First Hit", "uts": now - 60},
+            ]),
+        )
+        .await;
+    let truth_loved = lastfm.truth_loved(&name).await;
+    let loved_tracks = truth_loved["tracks"].as_array().unwrap();
+    let oldest = loved_tracks.last().unwrap();
+    let (un_artist, un_title) = (
+        oldest["artist"].as_str().unwrap(),
+        oldest["title"].as_str().unwrap(),
+    );
+    lastfm.set_loved(&name, un_artist, un_title, false).await;
+    let truth = lastfm.truth(&name).await;
+    let newly = truth["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            !loved_tracks
+                .iter()
+                .any(|l| l["artist"] == t["artist"] && l["title"] == t["title"])
+        })
+        .unwrap();
+    let (new_artist, new_title) = (
+        newly["artist"].as_str().unwrap(),
+        newly["title"].as_str().unwrap(),
+    );
+    lastfm.set_loved(&name, new_artist, new_title, true).await;
+
+    let job = sync_again(&api, None).await;
+    assert_eq!(job["kind"], "incremental");
+    let job_id = job["job_id"].as_str().unwrap().to_string();
+
+    // The sweep runs after the job ends: wait for it to take what left the lists.
+    let loved_truth: BTreeSet<(String, String)> = lastfm.truth_loved(&name).await["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(folded_pair)
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (artists, songs) = loop {
+        let artists = api.all("artists").await;
+        let songs = api.all("songs").await;
+        let loved: BTreeSet<(String, String)> = songs
+            .iter()
+            .filter(|s| s["loved"] == true)
+            .map(folded_pair)
+            .collect();
+        if !artists.iter().any(|a| a["name"] == "Passing Fancy") && loved == loved_truth {
+            break (artists, songs);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep never finished: still loved {:?}, not loved {:?}, artists {:?}",
+            loved.difference(&loved_truth).collect::<Vec<_>>(),
+            loved_truth.difference(&loved).collect::<Vec<_>>(),
+            artists
+                .iter()
+                .filter(|a| a["name"] == "Passing Fancy")
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+
+    // What the page shows is Last.fm's lists exactly.
+    let truth_artists = lastfm.truth_artists(&name).await;
+    let expected: BTreeMap<String, (Value, Value)> = truth_artists["artists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                (a["rank"].clone(), a["playcount"].clone()),
+            )
+        })
+        .collect();
+    let shown: BTreeMap<String, (Value, Value)> = artists
+        .iter()
+        .filter(|a| !a["lastfm_rank"].is_null())
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                (a["lastfm_rank"].clone(), a["lastfm_playcount"].clone()),
+            )
+        })
+        .collect();
+    assert_eq!(shown, expected);
+    assert!(expected.contains_key("Newcomer Band"));
+    let unloved = songs
+        .iter()
+        .find(|s| s["artist"] == un_artist && s["title"] == un_title);
+    assert!(unloved.is_none_or(|s| s["loved"] == false), "{unloved:?}");
+
+    // Only rows whose Last.fm part changed were written again; the rest keep the full
+    // sync's stamp (and one write each was saved).
+    let full_id = full["job_id"].as_str().unwrap();
+    let artists_after = items_under(&user_id, keys::ARTIST_PREFIX).await;
+    let (mut kept, mut rewritten) = (0, 0);
+    for (sk, item) in &artists_after {
+        let stamp = text(item, "lfm_job");
+        match artists_before.get(sk) {
+            Some(old) if lastfm_part(old) == lastfm_part(item) => {
+                assert_eq!(stamp.as_deref(), Some(full_id), "{sk} rewritten unchanged");
+                kept += 1;
+            }
+            _ => {
+                assert_eq!(
+                    stamp.as_deref(),
+                    Some(job_id.as_str()),
+                    "{sk} changed, not rewritten"
+                );
+                rewritten += 1;
+            }
+        }
+    }
+    assert!(!artists_after.contains_key(&keys::artist_sk(&artist_key("Passing Fancy"))));
+    assert!(
+        rewritten >= 1 && kept > 10 * rewritten,
+        "kept {kept}, rewritten {rewritten}"
+    );
+    let loved_after = items_under(&user_id, keys::LOVED_PREFIX).await;
+    assert_eq!(
+        loved_after.len(),
+        loved_before.len(),
+        "one loved, one unloved"
+    );
+    let restamped: Vec<&String> = loved_after
+        .iter()
+        .filter(|(_, item)| text(item, "job").as_deref() != Some(full_id))
+        .map(|(sk, _)| sk)
+        .collect();
+    assert_eq!(
+        restamped.len(),
+        1,
+        "only the newly loved track is written: {restamped:?}"
+    );
+    assert_eq!(
+        text(&loved_after[restamped[0]], "job").as_deref(),
+        Some(job_id.as_str())
     );
 }

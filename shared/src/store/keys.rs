@@ -55,6 +55,16 @@ pub const ARCHIVE_PREFIX: &str = "ARCH#";
 /// Which months the archive holds, with their scrobble and part counts.
 pub const ARCHIVE_INDEX_SK: &str = "ARCHIVE";
 
+/// The keys one page of a Last.fm list (`artists`, `loved`) held in one refresh: the refresh
+/// rewrites only rows that changed, so the sweep needs this to tell unchanged rows from gone ones.
+pub fn list_seen_sk(job_id: &str, list: &str, page: u32) -> String {
+    format!("SEEN#{job_id}#{list}#{page:06}")
+}
+
+pub fn list_seen_prefix(job_id: &str, list: &str) -> String {
+    format!("SEEN#{job_id}#{list}#")
+}
+
 /// The change a window re-read found, recorded once before it is applied (see sync::finalize).
 pub fn window_diff_prefix(job_id: &str) -> String {
     format!("WDIFF#{job_id}#")

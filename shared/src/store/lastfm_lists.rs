@@ -1,8 +1,9 @@
 //! Last.fm's ranked lists on the user's rows: top artists (playcount and rank on each artist
 //! row) and loved tracks (a LOVED item each, and the mark on the song row). Both are replaced by
-//! each refresh: values are set, never added, and what a refresh did not see is swept after.
+//! each refresh: values are set, never added, rows that already say the same are not rewritten,
+//! and what a refresh did not see is swept after.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
@@ -21,6 +22,34 @@ pub struct LastfmArtist {
     pub rank: u32,
 }
 
+impl LastfmArtist {
+    /// Whether the row already says what this refresh would write, so the write can be skipped.
+    pub fn already_on(&self, row: &ArtistRow) -> bool {
+        row.name == self.name
+            && row.lastfm_playcount == Some(self.playcount)
+            && row.lastfm_rank == Some(self.rank)
+    }
+}
+
+/// Which list a page belongs to, for the keys a refresh saw (see `record_list_seen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListName {
+    Artists,
+    Loved,
+}
+
+impl ListName {
+    fn as_str(self) -> &'static str {
+        match self {
+            ListName::Artists => "artists",
+            ListName::Loved => "loved",
+        }
+    }
+}
+
+/// The keys a refresh saw outlive it by this much; the sweep reads them minutes after.
+const SEEN_TTL_SECS: i64 = 14 * 86_400;
+
 /// One loved track.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LovedEntry {
@@ -28,6 +57,15 @@ pub struct LovedEntry {
     pub artist: String,
     pub title: String,
     pub loved_uts: Option<i64>,
+}
+
+fn loved_entry(item: &Item) -> Result<LovedEntry, StoreError> {
+    Ok(LovedEntry {
+        track_key: attr::get_s(item, "track_key")?,
+        artist: attr::get_s(item, "artist")?,
+        title: attr::get_s(item, "title")?,
+        loved_uts: attr::get_n_opt(item, "loved_uts")?,
+    })
 }
 
 impl Store {
@@ -88,6 +126,58 @@ impl Store {
             .collect()
     }
 
+    /// Records the keys one page of a list held in this refresh (written again, identically,
+    /// when the page is redelivered).
+    pub async fn record_list_seen(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        list: ListName,
+        page: u32,
+        seen: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.metrics.write();
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", attr::s(keys::user_pk(user_id)))
+            .item(
+                "sk",
+                attr::s(keys::list_seen_sk(job_id, list.as_str(), page)),
+            )
+            .item("entity", attr::s("list_seen"))
+            .item(
+                "keys",
+                AttributeValue::L(seen.iter().map(attr::s).collect()),
+            )
+            .item("expires_at", attr::n(now + SEEN_TTL_SECS))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Every key any page of the list held in this refresh.
+    pub async fn list_seen(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        list: ListName,
+    ) -> Result<HashSet<String>, StoreError> {
+        let items = self
+            .query_prefix(
+                keys::user_pk(user_id),
+                keys::list_seen_prefix(job_id, list.as_str()),
+            )
+            .await?;
+        let mut seen = HashSet::new();
+        for item in &items {
+            seen.extend(attr::get_string_list(item, "keys")?);
+        }
+        Ok(seen)
+    }
+
     /// Sets Last.fm's playcount and rank on an artist row (version-checked against `existing`).
     pub async fn write_lastfm_artist(
         &self,
@@ -142,7 +232,8 @@ impl Store {
         Ok(())
     }
 
-    /// Artists whose Last.fm part came from a refresh other than `job_id`, a batch at a time.
+    /// Artists whose Last.fm part was last written by a refresh other than `job_id`, a batch at
+    /// a time: gone from the list unless the refresh saw them unchanged (`list_seen`).
     pub async fn stale_lastfm_artists(
         &self,
         user_id: &str,
@@ -254,7 +345,58 @@ impl Store {
             .await
     }
 
-    /// Loved entries a refresh other than `job_id` wrote (no longer loved), a batch at a time.
+    /// The entries already stored exactly so, with the mark on their song row: a refresh
+    /// need not write them again.
+    pub async fn unchanged_loved(
+        &self,
+        user_id: &str,
+        entries: &[LovedEntry],
+    ) -> Result<HashSet<String>, StoreError> {
+        // BatchGetItem refuses a request that names one key twice.
+        let track_keys: BTreeSet<&str> = entries.iter().map(|e| e.track_key.as_str()).collect();
+        let key_of = |sk: String| {
+            Item::from([
+                ("pk".to_string(), attr::s(keys::user_pk(user_id))),
+                ("sk".to_string(), attr::s(sk)),
+            ])
+        };
+        let stored: HashMap<String, LovedEntry> = self
+            .batch_get(
+                track_keys
+                    .iter()
+                    .map(|k| key_of(keys::loved_sk(k)))
+                    .collect(),
+            )
+            .await?
+            .iter()
+            .map(|i| loved_entry(i).map(|e| (e.track_key.clone(), e)))
+            .collect::<Result<_, _>>()?;
+        let mut marked = HashSet::new();
+        for item in self
+            .batch_get(
+                track_keys
+                    .iter()
+                    .map(|k| key_of(keys::track_sk(k)))
+                    .collect(),
+            )
+            .await?
+        {
+            if attr::get_bool_opt(&item, "lfm_loved")?.unwrap_or(false) {
+                let sk = attr::get_s(&item, "sk")?;
+                if let Some(key) = sk.strip_prefix(keys::TRACK_PREFIX) {
+                    marked.insert(key.to_string());
+                }
+            }
+        }
+        Ok(entries
+            .iter()
+            .filter(|e| marked.contains(&e.track_key) && stored.get(&e.track_key) == Some(e))
+            .map(|e| e.track_key.clone())
+            .collect())
+    }
+
+    /// Loved entries last written by a refresh other than `job_id`, a batch at a time: no
+    /// longer loved unless the refresh saw them unchanged (`list_seen`).
     pub async fn stale_loved(
         &self,
         user_id: &str,
@@ -398,5 +540,50 @@ impl Store {
             }
         }
         Err(StoreError::Conflict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, playcount: Option<u64>, rank: Option<u32>) -> ArtistRow {
+        ArtistRow {
+            key: "queen".into(),
+            name: name.into(),
+            lastfm_playcount: playcount,
+            lastfm_rank: rank,
+            spotify: None,
+            manual_added_at: Some(5),
+            quiz: false,
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn only_a_row_saying_exactly_the_same_is_left_alone() {
+        let queen = LastfmArtist {
+            key: "queen".into(),
+            name: "Queen".into(),
+            playcount: 120,
+            rank: 4,
+        };
+        assert!(queen.already_on(&row("Queen", Some(120), Some(4))));
+        assert!(
+            !queen.already_on(&row("Queen", Some(119), Some(4))),
+            "new plays"
+        );
+        assert!(
+            !queen.already_on(&row("Queen", Some(120), Some(5))),
+            "rank moved"
+        );
+        assert!(
+            !queen.already_on(&row("QUEEN", Some(120), Some(4))),
+            "new spelling"
+        );
+        assert!(
+            !queen.already_on(&row("Queen", None, None)),
+            "hand-added only: Last.fm's part is new"
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate, Scrobble};
 use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
 use crate::store::jobs::JobTotals;
-use crate::store::lastfm_lists::{LastfmArtist, LovedEntry};
+use crate::store::lastfm_lists::{LastfmArtist, ListName, LovedEntry};
 use crate::store::{Store, StoreError};
 
 /// Concurrent item writes per unit: enough to hide DynamoDB latency, few enough to stay polite.
@@ -405,8 +405,22 @@ impl<G: RateGate> Engine<G> {
                 });
         }
         let keys: Vec<String> = by_key.keys().cloned().collect();
+        self.store
+            .record_list_seen(
+                &job.user_id,
+                &job.job_id,
+                ListName::Artists,
+                page,
+                &keys,
+                now_secs(),
+            )
+            .await?;
         let current = self.store.get_artists(&job.user_id, &keys).await?;
-        stream::iter(by_key.values())
+        // A refresh moves few ranks; rows that already say the same are left alone.
+        let changed = by_key
+            .values()
+            .filter(|a| !current.get(&a.key).is_some_and(|row| a.already_on(row)));
+        stream::iter(changed)
             .map(|artist| {
                 let existing = current.get(&artist.key).cloned();
                 self.write_artist(job, artist, existing)
@@ -455,7 +469,19 @@ impl<G: RateGate> Engine<G> {
                 loved_uts: t.loved_at,
             })
             .collect();
-        stream::iter(entries.iter())
+        let keys: Vec<String> = entries.iter().map(|e| e.track_key.clone()).collect();
+        self.store
+            .record_list_seen(
+                &job.user_id,
+                &job.job_id,
+                ListName::Loved,
+                page,
+                &keys,
+                now_secs(),
+            )
+            .await?;
+        let unchanged = self.store.unchanged_loved(&job.user_id, &entries).await?;
+        stream::iter(entries.iter().filter(|e| !unchanged.contains(&e.track_key)))
             .map(|entry| self.store.put_loved(&job.user_id, entry, &job.job_id))
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
@@ -724,10 +750,18 @@ impl<G: RateGate> Engine<G> {
                 if self.superseded(user_id, &job).await? {
                     return Ok(());
                 }
-                let (stale, next) = self
+                let (candidates, next) = self
                     .store
                     .stale_lastfm_artists(user_id, job_id, start)
                     .await?;
+                let seen = self
+                    .store
+                    .list_seen(user_id, job_id, ListName::Artists)
+                    .await?;
+                let stale: Vec<_> = candidates
+                    .into_iter()
+                    .filter(|row| !seen.contains(&row.key))
+                    .collect();
                 stream::iter(stale.iter())
                     .map(|row| self.store.drop_lastfm_artist(user_id, row))
                     .buffer_unordered(WRITE_CONCURRENCY)
@@ -739,7 +773,15 @@ impl<G: RateGate> Engine<G> {
                 if self.superseded(user_id, &job).await? {
                     return Ok(());
                 }
-                let (stale, next) = self.store.stale_loved(user_id, job_id, start).await?;
+                let (candidates, next) = self.store.stale_loved(user_id, job_id, start).await?;
+                let seen = self
+                    .store
+                    .list_seen(user_id, job_id, ListName::Loved)
+                    .await?;
+                let stale: Vec<_> = candidates
+                    .into_iter()
+                    .filter(|key| !seen.contains(key))
+                    .collect();
                 stream::iter(stale.iter())
                     .map(|key| self.store.drop_loved(user_id, key))
                     .buffer_unordered(WRITE_CONCURRENCY)
