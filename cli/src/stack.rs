@@ -62,14 +62,24 @@ impl Session {
         Ok(Reply { status, body })
     }
 
-    /// Starts a sync, or follows the one already running.
+    /// Starts a sync, or follows the one already running. A 5xx (the API timed out on a busy
+    /// emulator) is asked again: if the first try did start a job, the next answer is 409 with
+    /// its id, so a retry never starts two.
     pub async fn start_sync(&self) -> CliResult<String> {
-        let r = self
-            .call(reqwest::Method::POST, "/api/me/sync", None)
-            .await?;
-        match r.status {
-            202 | 409 => Ok(r.body["job_id"].as_str().unwrap_or_default().to_string()),
-            _ => Err(format!("could not start the sync: {}", r.body)),
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let r = self
+                .call(reqwest::Method::POST, "/api/me/sync", None)
+                .await?;
+            match r.status {
+                202 | 409 => return Ok(r.body["job_id"].as_str().unwrap_or_default().to_string()),
+                500..=599 if attempts < 10 => {
+                    eprintln!("starting the sync: {} {}; asking again", r.status, r.body);
+                    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                }
+                _ => return Err(format!("could not start the sync: {}", r.body)),
+            }
         }
     }
 }
