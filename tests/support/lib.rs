@@ -578,6 +578,17 @@ impl Api {
     }
 }
 
+/// Sends a request and reads its JSON body, whatever the status (the caller looks at it).
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("server reachable")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 /// Percent-encodes a query parameter value (names such as "AC/DC" or "Florence & the Machine").
 pub fn query_escape(value: &str) -> String {
     value

@@ -58,22 +58,15 @@ async fn scrobbles_of(user: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut page = 1;
     loop {
-        let body: Value = client
-            .get(var("LASTFM_API_URL"))
-            .query(&[
-                ("method", "user.getrecenttracks"),
-                ("user", user),
-                ("api_key", "local-dev-key"),
-                ("format", "json"),
-                ("limit", "200"),
-                ("page", &page.to_string()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = karaoke_tests::json_of(client.get(var("LASTFM_API_URL")).query(&[
+            ("method", "user.getrecenttracks"),
+            ("user", user),
+            ("api_key", "local-dev-key"),
+            ("format", "json"),
+            ("limit", "200"),
+            ("page", &page.to_string()),
+        ]))
+        .await;
         if body.get("error").is_some() {
             // The stand-in's rate limit (error 29): this reader is not behind the rate gate.
             tokio::time::sleep(Duration::from_millis(500)).await;

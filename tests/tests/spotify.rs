@@ -310,3 +310,118 @@ async fn stored_tokens_never_carry_the_tables_ttl_attribute() {
     assert!(!item.contains_key("expires_at"), "{item:?}");
     assert!(item.contains_key("access_expires_at"));
 }
+
+/// The stand-in's current list, duplicates left out (we keep a track's first place).
+async fn standin_top(user: &str, kind: &str, range: &str) -> Vec<Value> {
+    let body = karaoke_tests::json_of(reqwest::Client::new().get(format!(
+        "{}/_admin/top?user={user}&type={kind}&time_range={range}",
+        spotify_admin()
+    )))
+    .await;
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["duplicate_of"].is_null())
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refresh_replaces_the_lists_and_what_left_them_loses_spotify() {
+    let _serial = SERIAL.lock().await;
+    let user = unique("sp-refresh");
+    let totals = json!({"short_term": 20, "medium_term": 40, "long_term": 60});
+    admin(
+        "/_admin/users",
+        json!({"id": user, "artists_total": totals, "tracks_total": totals, "duplicates": false}),
+    )
+    .await;
+    let api = connected(&user).await;
+    assert_eq!(sync(&api).await["status"], "done");
+    let before = api.all("artists").await.len();
+
+    // Spotify's view of the user changes: shorter lists, nothing in the last four weeks.
+    let smaller = json!({"short_term": 0, "medium_term": 6, "long_term": 9});
+    admin(
+        "/_admin/users",
+        json!({"id": user, "artists_total": smaller, "tracks_total": smaller, "short_term_empty": true, "duplicates": false}),
+    )
+    .await;
+    let job = sync(&api).await;
+    assert_eq!(job["status"], "done", "{job}");
+
+    let ranges = ["short_term", "medium_term", "long_term"];
+    let top = api.get("/api/me/top-tracks").await.body;
+    let mut tracks_by_range = Vec::new();
+    for (list, range) in top["lists"].as_array().unwrap().iter().zip(ranges) {
+        let truth = standin_top(&user, "tracks", range).await;
+        let ids: Vec<&Value> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["spotify_id"])
+            .collect();
+        let truth_ids: Vec<&Value> = truth.iter().map(|i| &i["id"]).collect();
+        assert_eq!(ids, truth_ids, "{range}: the list as Spotify gives it now");
+        tracks_by_range.push((range, truth));
+    }
+    assert!(tracks_by_range[0].1.is_empty());
+
+    // Every row Spotify still knows carries a place from the new lists; the rest lost it.
+    let mut artist_lists = Vec::new();
+    for range in ranges {
+        artist_lists.push((range, standin_top(&user, "artists", range).await));
+    }
+    let place_of = |lists: &[(&str, Vec<Value>)], range: &Value, rank: &Value| -> Option<String> {
+        lists
+            .iter()
+            .find(|(r, _)| range == r)
+            .and_then(|(_, items)| items.iter().find(|i| &i["rank"] == rank))
+            .map(|i| i["name"].as_str().unwrap().to_lowercase())
+    };
+    let artists = api.all("artists").await;
+    let with_spotify: Vec<&Value> = artists
+        .iter()
+        .filter(|a| !a["spotify_rank"].is_null())
+        .collect();
+    let distinct: std::collections::BTreeSet<String> = artist_lists
+        .iter()
+        .flat_map(|(_, items)| items.iter())
+        .map(|i| i["name"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(with_spotify.len(), distinct.len(), "{with_spotify:?}");
+    assert!(
+        artists.len() < before,
+        "artists that left every list are gone"
+    );
+    for a in &with_spotify {
+        assert_eq!(
+            place_of(&artist_lists, &a["spotify_time_range"], &a["spotify_rank"]),
+            Some(a["name"].as_str().unwrap().to_lowercase()),
+            "{a}"
+        );
+    }
+    let songs = api.all("songs").await;
+    let distinct_tracks: std::collections::BTreeSet<String> = tracks_by_range
+        .iter()
+        .flat_map(|(_, items)| items.iter())
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        songs.len(),
+        distinct_tracks.len(),
+        "only tracks still listed"
+    );
+    for s in &songs {
+        assert_eq!(
+            place_of(
+                &tracks_by_range,
+                &s["spotify_time_range"],
+                &s["spotify_rank"]
+            ),
+            Some(s["title"].as_str().unwrap().to_lowercase()),
+            "{s}"
+        );
+    }
+}
