@@ -34,7 +34,7 @@ FAULT_NAMES = ("error8", "error11", "error16", "http5xx", "stall", "truncated")
 MAX_GEN_SCROBBLES = 5_000_000
 TOP_MAX_LIMIT = 1000  # user.getTopArtists / user.getLovedTracks accept up to 1000 per page
 # built-in users whose overall top-artists total is exactly N (issue 4's edge cases)
-ARTIST_EDGE_USERS = (0, 1, 199, 200, 201, 3500)
+ARTIST_EDGE_USERS = (0, 1, 199, 200, 201, 999, 1000, 1001, 3500)
 
 
 def artists_user_scrobbles(n_artists: int) -> int:

@@ -947,7 +947,7 @@ def test_admin_forced_artists(srv):
     assert st == 200 and u["total_scrobbles"] == 0
     _, users = srv.admin("/_admin/users")
     built_in = {x["name"]: x for x in users["users"]}
-    for n in (0, 1, 199, 200, 201, 3500):
+    for n in (0, 1, 199, 200, 201, 999, 1000, 1001, 3500):
         assert built_in["artists_%d" % n]["artists"] == n
     srv.admin("/_admin/users", {"name": "forced"}, method="DELETE")
 

@@ -52,6 +52,9 @@ pub struct LastfmClient<G> {
 }
 
 pub const PAGE_LIMIT: u32 = 200;
+/// Top artists and loved tracks take up to 1,000 a page (recent tracks only 200): a heavy
+/// user's 6,884 artists are 7 requests instead of 35, on every refresh.
+pub const LIST_PAGE_LIMIT: u32 = 1000;
 
 impl<G: RateGate> LastfmClient<G> {
     pub fn new(config: LastfmConfig, gate: G) -> Result<Self, LastfmError> {
@@ -129,7 +132,7 @@ impl<G: RateGate> LastfmClient<G> {
             ("method", "user.gettopartists".to_string()),
             ("user", user.to_string()),
             ("period", "overall".to_string()),
-            ("limit", PAGE_LIMIT.to_string()),
+            ("limit", LIST_PAGE_LIMIT.to_string()),
             ("page", page.max(1).to_string()),
         ];
         self.call(&params, parse_top_artists).await
@@ -143,7 +146,7 @@ impl<G: RateGate> LastfmClient<G> {
         let params = [
             ("method", "user.getlovedtracks".to_string()),
             ("user", user.to_string()),
-            ("limit", PAGE_LIMIT.to_string()),
+            ("limit", LIST_PAGE_LIMIT.to_string()),
             ("page", page.max(1).to_string()),
         ];
         self.call(&params, parse_loved_tracks).await

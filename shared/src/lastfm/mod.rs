@@ -6,6 +6,6 @@ pub mod loved;
 pub mod model;
 pub mod top_artists;
 
-pub use client::{LastfmClient, RateGate, RetryPolicy, Window, PAGE_LIMIT};
+pub use client::{LastfmClient, RateGate, RetryPolicy, Window, LIST_PAGE_LIMIT, PAGE_LIMIT};
 pub use error::{Disposition, LastfmError};
 pub use model::{RecentTracksPage, Scrobble, UserInfo};
