@@ -101,6 +101,20 @@ pub async fn sync(args: &[String]) -> CliResult<()> {
             json!({"latency_ms": o.latency_ms, "rate_limit": rate}),
         )
         .await?;
+    // The incremental row runs at the same setting as the full sync; the stand-in gets its
+    // own setting back whatever happened.
+    let outcome = full_then_incremental(&standin, &o, rate).await;
+    let restored = standin
+        .post(
+            "/_admin/config",
+            json!({"latency_ms": previous["latency_ms"], "rate_limit": previous["rate_limit"]}),
+        )
+        .await;
+    outcome?;
+    restored.map(|_| ())
+}
+
+async fn full_then_incremental(standin: &StandIn, o: &Options, rate: f64) -> CliResult<()> {
     let before = standin.get("/_admin/stats").await?;
     let user_id = format!("bench-{}", karaoke_shared::clock::now_millis());
     let session = Session::sign_in(&user_id).await?;
@@ -119,12 +133,6 @@ pub async fn sync(args: &[String]) -> CliResult<()> {
     let job = follow(&session, Duration::from_secs(1)).await?;
     let wall = started.elapsed().as_secs_f64();
     let after = standin.get("/_admin/stats").await?;
-    standin
-        .post(
-            "/_admin/config",
-            json!({"latency_ms": previous["latency_ms"], "rate_limit": previous["rate_limit"]}),
-        )
-        .await?;
     // Give the log pipeline a moment to take the last invocations' lines.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let usage = lambda_usage(wall as u64 + 30);
@@ -159,7 +167,7 @@ pub async fn sync(args: &[String]) -> CliResult<()> {
     if usage.invocations == 0 {
         println!("(no usage lines found in the Lambda logs; worker columns are empty)");
     }
-    incremental(&standin, &session, &o).await
+    incremental(standin, &session, o).await
 }
 
 /// The everyday case after the first sync: 10 new scrobbles, then "Sync now".

@@ -551,8 +551,11 @@ impl<G: RateGate> Engine<G> {
                 current.insert(key, stored);
             }
             pending = deltas.iter().filter(|d| again.contains(&d.key)).collect();
-            // A short, growing pause lets the other writer finish before the next attempt.
-            tokio::time::sleep(std::time::Duration::from_millis(10 * (round as u64 + 1))).await;
+            tokio::time::sleep(super::backoff::conflict_pause(
+                round,
+                super::backoff::jitter_seed(),
+            ))
+            .await;
         }
         Err(StoreError::Conflict)
     }

@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod archive;
+mod backoff;
 pub mod control;
 pub mod engine;
 mod finalize;
