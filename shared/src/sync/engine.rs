@@ -234,8 +234,20 @@ impl<G: RateGate> Engine<G> {
                 job_id,
                 unit,
             } => {
-                self.run_unit(&user_id, &job_id, Unit::from_id(unit), receive_count)
-                    .await
+                let unit = Unit::from_id(unit);
+                let outcome = self.run_unit(&user_id, &job_id, unit, receive_count).await;
+                match outcome {
+                    // Last.fm and Spotify errors on the last attempt are settled where they happen.
+                    Err(e)
+                        if !matches!(e, SyncError::Lastfm(_) | SyncError::Spotify(_))
+                            && receive_count >= self.max_receives =>
+                    {
+                        self.give_up_unit(&user_id, &job_id, unit, &e, receive_count)
+                            .await?;
+                        Err(e)
+                    }
+                    other => other,
+                }
             }
             WorkMessage::Sweep {
                 user_id,
@@ -262,6 +274,38 @@ impl<G: RateGate> Engine<G> {
                     .map_err(SyncError::from)
             }
         }
+    }
+
+    /// A unit's message is about to go to the dead-letter queue for a reason of our own (the
+    /// store kept refusing it): count the unit as failed so the job ends `partial`, resumable
+    /// by the next sync, instead of waiting for it forever.
+    async fn give_up_unit(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        unit: Unit,
+        error: &SyncError,
+        receive_count: u32,
+    ) -> Result<(), SyncError> {
+        let Some(job) = self.store.get_job(user_id, job_id).await? else {
+            return Ok(());
+        };
+        if job.status != JobStatus::Running {
+            return Ok(());
+        }
+        warn!(job_id, unit = unit.id(), error = %error, "unit exhausted its retries");
+        let message = format!(
+            "{} could not be saved after {receive_count} attempts; sync again to finish it.",
+            unit.describe(&job.plan)
+        );
+        if let Some(updated) = self
+            .store
+            .mark_page_failed(&job, unit.id(), &message, now_secs())
+            .await?
+        {
+            self.settle(updated, Some(unit)).await?;
+        }
+        Ok(())
     }
 
     async fn run_unit(
@@ -495,6 +539,11 @@ impl<G: RateGate> Engine<G> {
     /// concurrency as before: a transaction another writer got in the way of is retried after
     /// re-reading only the tracks that changed, and a (job, unit) already applied to a track is
     /// never applied again, so retries and concurrent duplicates count once.
+    ///
+    /// A track that lost a race once is written on its own from then on: concurrent pages of
+    /// one user keep colliding on the same few hot tracks, and in a shared transaction each
+    /// collision would cancel the other 99 writes with it. No write depends on another
+    /// track's, so splitting them changes nothing but the request count.
     pub(super) async fn apply_deltas(
         &self,
         user_id: &str,
@@ -505,6 +554,7 @@ impl<G: RateGate> Engine<G> {
         let mut current = self.store.get_tracks(user_id, &keys).await?;
         let mut pending: Vec<&TrackDelta> = deltas.iter().collect();
         let mut entered = 0u64;
+        let mut contested: std::collections::HashSet<String> = Default::default();
         for round in 0..MAX_WRITE_ROUNDS {
             let mut writes: Vec<TrackState> = Vec::new();
             for delta in &pending {
@@ -521,13 +571,20 @@ impl<G: RateGate> Engine<G> {
                     }
                 }
             }
+            let (alone, shared): (Vec<TrackState>, Vec<TrackState>) =
+                writes.into_iter().partition(|t| contested.contains(&t.key));
+            let concurrency = if alone.is_empty() {
+                TRANSACTION_CONCURRENCY
+            } else {
+                WRITE_CONCURRENCY
+            };
             let outcomes: Vec<(&[TrackState], Vec<usize>)> =
-                stream::iter(writes.chunks(TRANSACTION_ITEMS))
+                stream::iter(shared.chunks(TRANSACTION_ITEMS).chain(alone.chunks(1)))
                     .map(|chunk| async move {
                         let conflicted = self.store.write_tracks(user_id, chunk).await?;
                         Ok::<_, StoreError>((chunk, conflicted))
                     })
-                    .buffer_unordered(TRANSACTION_CONCURRENCY)
+                    .buffer_unordered(concurrency)
                     .try_collect()
                     .await?;
             let mut again: Vec<String> = Vec::new();
@@ -545,6 +602,7 @@ impl<G: RateGate> Engine<G> {
             if again.is_empty() {
                 return Ok(entered);
             }
+            contested.extend(reread.iter().cloned());
             let fresh = self.store.get_tracks(user_id, &reread).await?;
             for key in reread {
                 let stored = fresh.get(&key).cloned().unwrap_or_default();
