@@ -293,14 +293,27 @@ impl<G: RateGate> Engine<G> {
         if job.status != JobStatus::Running {
             return Ok(());
         }
-        warn!(job_id, unit = unit.id(), error = %error, "unit exhausted its retries");
         let message = format!(
             "{} could not be saved after {receive_count} attempts; sync again to finish it.",
             unit.describe(&job.plan)
         );
+        self.record_unit_failed(&job, unit, &message, error, now_secs())
+            .await
+    }
+
+    /// Counts a unit as failed on the job (once) and settles the job, which may end it.
+    async fn record_unit_failed(
+        &self,
+        job: &Job,
+        unit: Unit,
+        message: &str,
+        error: &dyn std::fmt::Display,
+        now: i64,
+    ) -> Result<(), SyncError> {
+        warn!(job_id = %job.job_id, unit = unit.id(), error = %error, "unit exhausted its retries");
         if let Some(updated) = self
             .store
-            .mark_page_failed(&job, unit.id(), &message, now_secs())
+            .mark_page_failed(job, unit.id(), message, now)
             .await?
         {
             self.settle(updated, Some(unit)).await?;
@@ -644,14 +657,8 @@ impl<G: RateGate> Engine<G> {
                     unit.describe(&job.plan),
                     error.user_message()
                 );
-                warn!(job_id = %job.job_id, unit = unit.id(), error = %error, "unit exhausted its retries");
-                if let Some(updated) = self
-                    .store
-                    .mark_page_failed(job, unit.id(), &message, now)
-                    .await?
-                {
-                    self.settle(updated, Some(unit)).await?;
-                }
+                self.record_unit_failed(job, unit, &message, &error, now)
+                    .await?;
                 // Still a failure, so SQS parks the message in the dead-letter queue for inspection.
                 Err(SyncError::Lastfm(error))
             }
