@@ -16,6 +16,7 @@ use karaoke_shared::migrate::{migrate_file, migrate_reader, MigrationReport, Run
 use karaoke_shared::normalize::TrackIdentity;
 use karaoke_shared::store::attr::{self, Item};
 use karaoke_shared::store::library::SongRow;
+use karaoke_shared::store::tracks::TrackWrite;
 use karaoke_shared::store::Store;
 use karaoke_shared::sync::aggregate::TrackState;
 use karaoke_tests::{ensure_sample_catalog, stack_env, unique, var, Api};
@@ -698,7 +699,16 @@ async fn legacy_data_yields_to_real_syncs_and_to_what_the_user_added() {
         entered_op: 1,
         version: 1,
     };
-    store.write_track(&user, &real).await.unwrap();
+    store
+        .write_track(
+            &user,
+            &TrackWrite {
+                track: real,
+                base: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
     // The user added Don't Stop Me Now by hand.
     let api = Api::as_user(&user);
     let added = api

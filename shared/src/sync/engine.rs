@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
-use super::aggregate::{aggregate, merge, Merge, Op, TrackDelta, TrackState};
+use super::aggregate::{aggregate, merge, Merge, Op, TrackDelta};
 use super::job::{Job, JobKind, JobStatus, PlannedWindow, Unit, UnitPlan};
 use super::messages::{SweepTarget, WorkMessage};
 use super::SyncError;
@@ -19,6 +19,7 @@ use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
 use crate::store::jobs::JobTotals;
 use crate::store::lastfm_lists::{LastfmArtist, ListName, LovedEntry};
+use crate::store::tracks::TrackWrite;
 use crate::store::{Store, StoreError};
 
 /// Concurrent item writes per unit: enough to hide DynamoDB latency, few enough to stay polite.
@@ -569,7 +570,7 @@ impl<G: RateGate> Engine<G> {
         let mut entered = 0u64;
         let mut contested: std::collections::HashSet<String> = Default::default();
         for round in 0..MAX_WRITE_ROUNDS {
-            let mut writes: Vec<TrackState> = Vec::new();
+            let mut writes: Vec<TrackWrite> = Vec::new();
             for delta in &pending {
                 let stored = current.get(&delta.key).cloned().unwrap_or_default();
                 match merge(stored.lastfm.as_ref(), delta, op) {
@@ -580,18 +581,22 @@ impl<G: RateGate> Engine<G> {
                     }
                     Merge::Write(mut next) => {
                         next.version = stored.version + 1;
-                        writes.push(*next);
+                        writes.push(TrackWrite {
+                            track: *next,
+                            base: stored.item,
+                        });
                     }
                 }
             }
-            let (alone, shared): (Vec<TrackState>, Vec<TrackState>) =
-                writes.into_iter().partition(|t| contested.contains(&t.key));
+            let (alone, shared): (Vec<TrackWrite>, Vec<TrackWrite>) = writes
+                .into_iter()
+                .partition(|w| contested.contains(&w.track.key));
             let concurrency = if alone.is_empty() {
                 TRANSACTION_CONCURRENCY
             } else {
                 WRITE_CONCURRENCY
             };
-            let outcomes: Vec<(&[TrackState], Vec<usize>)> =
+            let outcomes: Vec<(&[TrackWrite], Vec<usize>)> =
                 stream::iter(shared.chunks(TRANSACTION_ITEMS).chain(alone.chunks(1)))
                     .map(|chunk| async move {
                         let conflicted = self.store.write_tracks(user_id, chunk).await?;
@@ -604,13 +609,13 @@ impl<G: RateGate> Engine<G> {
             let mut reread: Vec<String> = Vec::new();
             for (chunk, conflicted) in outcomes {
                 if conflicted.is_empty() {
-                    entered += chunk.iter().filter(|t| t.entered_by(op)).count() as u64;
+                    entered += chunk.iter().filter(|w| w.track.entered_by(op)).count() as u64;
                     continue;
                 }
                 // Nothing of a cancelled transaction was written: all of it goes again, and
                 // only the tracks whose check failed need reading.
-                again.extend(chunk.iter().map(|t| t.key.clone()));
-                reread.extend(conflicted.iter().map(|&i| chunk[i].key.clone()));
+                again.extend(chunk.iter().map(|w| w.track.key.clone()));
+                reread.extend(conflicted.iter().map(|&i| chunk[i].track.key.clone()));
             }
             if again.is_empty() {
                 return Ok(entered);

@@ -21,6 +21,7 @@ use crate::clock::now_secs;
 use crate::lastfm::{RateGate, Scrobble, Window, PAGE_LIMIT};
 use crate::normalize::TrackIdentity;
 use crate::store::archive::ArchiveIndex;
+use crate::store::tracks::TrackWrite;
 use crate::store::StoreError;
 
 const CHECK_CONCURRENCY: usize = 4;
@@ -153,7 +154,10 @@ impl<G: RateGate> Engine<G> {
     /// Runs the finishing step once every scrobble page is counted; returns the job as it
     /// stands afterwards.
     pub(super) async fn finalize(&self, job: Job) -> Result<Job, SyncError> {
-        let pages = self.store.ledger_pages(&job.user_id, &job.job_id).await?;
+        let pages = self
+            .store
+            .ledger_pages(&job.user_id, &job.job_id, job.plan.scrobble_pages)
+            .await?;
         if (1..=job.plan.scrobble_pages).any(|p| !pages.contains_key(&p)) {
             return Err(StoreError::Corrupt(format!(
                 "job {} is missing ledger pages before its finishing step",
@@ -328,7 +332,11 @@ impl<G: RateGate> Engine<G> {
                 track.loved = last.loved;
                 track.display_order = display_order(last.uts, 0, 0);
                 track.version = stored.version + 1;
-                match self.store.write_track(user_id, &track).await {
+                let write = TrackWrite {
+                    track,
+                    base: stored.item,
+                };
+                match self.store.write_track(user_id, &write).await {
                     Ok(()) => break,
                     Err(StoreError::Conflict) => continue,
                     Err(e) => return Err(e),
