@@ -8,6 +8,7 @@ pub mod keys;
 pub mod lastfm_lists;
 pub mod ledger;
 pub mod library;
+pub mod opset;
 pub mod rate_gate;
 pub mod spotify;
 pub mod spotify_lists;

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attr::{self, Item};
 use super::keys;
+use super::opset;
 use super::{Store, StoreError};
 use crate::sync::aggregate::TrackState;
 
@@ -40,7 +41,7 @@ pub fn from_item(item: &Item) -> Result<TrackState, StoreError> {
         sync_count: attr::get_n(item, "sync_count")?,
         generation: attr::get_s(item, "generation")?,
         applied_job: attr::get_s(item, "applied_job")?,
-        applied_ops: attr::get_ns(item, "applied_ops")?,
+        applied_ops: opset::get(item, "applied_ops")?,
         entered_job: attr::get_s_opt(item, "entered_job")?.unwrap_or_default(),
         entered_op: attr::get_n_opt(item, "entered_op")?.unwrap_or(0),
         version: attr::get_n(item, "version")?,
@@ -360,10 +361,7 @@ impl SongPut {
             ("sync_count".to_string(), attr::n(t.sync_count)),
             ("generation".to_string(), attr::s(&t.generation)),
             ("applied_job".to_string(), attr::s(&t.applied_job)),
-            (
-                "applied_ops".to_string(),
-                attr::ns(t.applied_ops.iter().copied()),
-            ),
+            ("applied_ops".to_string(), opset::encode(&t.applied_ops)),
             ("entered_job".to_string(), attr::s(&t.entered_job)),
             ("entered_op".to_string(), attr::n(t.entered_op)),
             ("version".to_string(), attr::n(t.version)),
