@@ -329,7 +329,16 @@ impl<G: RateGate> Engine<G> {
         unit: Unit,
         receive_count: u32,
     ) -> Result<(), SyncError> {
-        let Some(job) = self.store.get_job(user_id, job_id).await? else {
+        // A scrobble page's ledger entry is read alongside the job rather than after it: the
+        // two reads are independent, and every page pays this round trip before its fetch.
+        let (job, recorded) = match unit {
+            Unit::Scrobbles(page) => tokio::try_join!(
+                self.store.get_job(user_id, job_id),
+                self.store.get_ledger_page(user_id, job_id, page)
+            )?,
+            _ => (self.store.get_job(user_id, job_id).await?, None),
+        };
+        let Some(job) = job else {
             warn!(
                 user_id,
                 job_id,
@@ -355,7 +364,7 @@ impl<G: RateGate> Engine<G> {
         match unit {
             Unit::Scrobbles(page) => {
                 let (window, page_in_window) = job.locate(page);
-                let scrobbles = match self.store.get_ledger_page(user_id, job_id, page).await? {
+                let scrobbles = match recorded {
                     Some(recorded) => recorded,
                     None => match self
                         .lastfm
