@@ -85,7 +85,8 @@ demo: up
 	@$(WITH_STACK_ENV) cargo run -q --release -p karaoke-cli -- demo
 
 # Two runs: the plan's setting (5 requests/s, 500 ms per Last.fm answer), and a fast stand-in
-# (25 requests/s, 50 ms) that finishes in about a minute; then the stack goes back to defaults.
+# (25 requests/s, 50 ms; the local emulator, not Last.fm, sets its pace, see docs/PERFORMANCE.md);
+# then the stack goes back to defaults.
 bench-sync:
 	@$(MAKE) --no-print-directory up
 	@$(WITH_STACK_ENV) cargo run -q --release -p karaoke-cli -- bench-sync --latency-ms 500 --label "heavy, 500 ms, 5 req/s"

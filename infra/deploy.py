@@ -62,7 +62,7 @@ PARAMETERS = {
     "DevJwtSecret": ("DEV_JWT_SECRET", "local-dev-secret-change-me"),
     "CursorSecret": ("CURSOR_SECRET", "local-cursor-secret"),
     "MaxReceives": ("MAX_RECEIVES", "5"),
-    "WorkerConcurrency": ("WORKER_CONCURRENCY", "6"),
+    "WorkerConcurrency": ("WORKER_CONCURRENCY", "8"),
     "SyncSchedule": ("SYNC_SCHEDULE", "rate(6 hours)"),
     "LogLevel": ("RUST_LOG", "info"),
     "SpotifyApiUrl": ("SPOTIFY_API_URL", "http://127.0.0.1:5057/v1"),
