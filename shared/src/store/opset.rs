@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attr::Item;
+use super::attr::{self, Item};
 use super::StoreError;
 
 pub fn encode(ids: &BTreeSet<u32>) -> AttributeValue {
@@ -69,10 +69,7 @@ pub fn get(item: &Item, name: &str) -> Result<BTreeSet<u32>, StoreError> {
         Some(AttributeValue::B(blob)) => {
             decode_bytes(blob.as_ref()).ok_or_else(|| corrupt("bad id set"))
         }
-        Some(AttributeValue::Ns(values)) => values
-            .iter()
-            .map(|v| v.parse().map_err(|_| corrupt("bad set member")))
-            .collect(),
+        Some(AttributeValue::Ns(_)) => attr::get_ns(item, name),
         Some(_) => Err(corrupt("not an id set")),
     }
 }

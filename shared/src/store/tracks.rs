@@ -48,15 +48,16 @@ pub fn from_item(item: &Item) -> Result<TrackState, StoreError> {
     })
 }
 
-pub fn stored_from_item(item: &Item) -> Result<StoredSong, StoreError> {
+/// Takes the item by value: it is kept whole, as the base of the next write.
+pub fn stored_from_item(item: Item) -> Result<StoredSong, StoreError> {
     Ok(StoredSong {
         lastfm: if item.contains_key("playcount") {
-            Some(from_item(item)?)
+            Some(from_item(&item)?)
         } else {
             None
         },
-        version: attr::get_n_opt(item, "version")?.unwrap_or(0),
-        item: item.clone(),
+        version: attr::get_n_opt(&item, "version")?.unwrap_or(0),
+        item,
     })
 }
 
@@ -78,9 +79,9 @@ impl Store {
             .collect();
         self.batch_get(keys)
             .await?
-            .iter()
+            .into_iter()
             .map(|item| {
-                let key = attr::get_s(item, "sk")?
+                let key = attr::get_s(&item, "sk")?
                     .trim_start_matches(keys::TRACK_PREFIX)
                     .to_string();
                 Ok((key, stored_from_item(item)?))
@@ -102,7 +103,6 @@ impl Store {
             .map_err(StoreError::from_sdk)?;
         Ok(out
             .item
-            .as_ref()
             .map(stored_from_item)
             .transpose()?
             .unwrap_or_default())
@@ -324,8 +324,8 @@ impl Store {
     }
 }
 
-/// The attributes that make up a song item's Last.fm part: a write replaces these (and drops
-/// the optional ones the new part lacks) and keeps every other attribute of the item as read.
+/// The optional attributes of a song item's Last.fm part: a write drops those the new part
+/// lacks; it sets the others and keeps every attribute of the item as read besides.
 const LASTFM_OPTIONAL: [&str; 2] = ["album", "loved"];
 
 /// The version-checked put of a song item, usable alone or in a transaction.
@@ -377,21 +377,16 @@ impl SongPut {
         if let Some(loved) = t.loved {
             item.insert("loved".into(), AttributeValue::Bool(loved));
         }
-        if t.version <= 1 {
-            SongPut {
-                item,
-                condition: "attribute_not_exists(#version)",
-                values: None,
-            }
-        } else {
-            SongPut {
-                item,
-                condition: "#version = :expected",
-                values: Some(HashMap::from([(
-                    ":expected".to_string(),
-                    attr::n(t.version - 1),
-                )])),
-            }
+        let values = (t.version > 1)
+            .then(|| HashMap::from([(":expected".to_string(), attr::n(t.version - 1))]));
+        let condition = match values {
+            Some(_) => "#version = :expected",
+            None => "attribute_not_exists(#version)",
+        };
+        SongPut {
+            item,
+            condition,
+            values,
         }
     }
 }
