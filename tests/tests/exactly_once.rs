@@ -1,5 +1,6 @@
 //! Exactly-once counting under the failures SQS and Lambda really produce: redelivery, the same
-//! page on two workers at once, and a worker that dies after writing part of a page. The engine
+//! page on two workers at once, a worker that dies after writing part of a page, and a
+//! finishing step that dies part-way through folding the pages into the tracks. The engine
 //! is the production code against the real (emulated) DynamoDB and SQS; the test plays the
 //! Lambda runtime so it can misbehave on purpose.
 
@@ -22,6 +23,10 @@ enum Misbehaviour {
     Concurrent,
     /// The first attempt at each page dies after a few writes; the retry must finish it.
     CrashMidPage,
+    /// Every attempt at a unit dies after more writes than the one before, until one
+    /// finishes: the finishing step, which folds all pages into the tracks, dies part-way
+    /// through that fold (the test checks it did) and is taken up again each time.
+    CrashUntilDone,
 }
 
 async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
@@ -76,6 +81,9 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     }
     h.delete(&h.start_url, &start.receipt).await;
 
+    let truth = lastfm.truth(&name).await;
+    let truth_tracks = truth["tracks"].as_array().unwrap().len();
+    let mut folds_cut = 0;
     let mut idle_rounds = 0;
     let mut handled = 0;
     while idle_rounds < 3 {
@@ -120,6 +128,37 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
                     }
                     h.engine.run(message, d.receive_count + 1).await.unwrap();
                 }
+                Misbehaviour::CrashUntilDone => {
+                    let writes = &h.store.metrics.writes;
+                    let mut allowed = 3u64;
+                    let mut attempt = d.receive_count;
+                    loop {
+                        let crash_at = writes.load(Ordering::Relaxed) + allowed;
+                        let watcher = async {
+                            while writes.load(Ordering::Relaxed) < crash_at {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                        };
+                        let finished = tokio::select! {
+                            r = h.engine.run(message.clone(), attempt) => { r.unwrap(); true }
+                            _ = watcher => false,
+                        };
+                        if finished {
+                            break;
+                        }
+                        let job = h.store.latest_job(&user).await.unwrap().unwrap();
+                        if job.status.as_str() == "running" && job.scrobbles_done() {
+                            let songs = Api::as_user(&user).all_songs().await;
+                            let counted =
+                                songs.iter().filter(|s| !s["playcount"].is_null()).count();
+                            if counted > 0 && counted < truth_tracks {
+                                folds_cut += 1;
+                            }
+                        }
+                        allowed += allowed / 2;
+                        attempt += 1;
+                    }
+                }
             }
             h.delete(&h.page_url, &d.receipt).await;
             handled += 1;
@@ -134,7 +173,13 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     assert_eq!(job.status.as_str(), "done", "{misbehaviour:?}: {job:?}");
     assert_eq!(job.scrobbles_done, scrobbles);
     let songs = Api::as_user(&user).all_songs().await;
-    assert_songs_match_truth(&songs, &lastfm.truth(&name).await);
+    assert_songs_match_truth(&songs, &truth);
+    if matches!(misbehaviour, Misbehaviour::CrashUntilDone) {
+        assert!(
+            folds_cut > 0,
+            "no attempt died with part of the tracks written"
+        );
+    }
     h.cleanup().await;
 }
 
@@ -151,6 +196,11 @@ async fn the_same_page_on_two_workers_at_once_counts_once() {
 #[tokio::test]
 async fn a_worker_dying_mid_page_loses_and_doubles_nothing() {
     run_with(Misbehaviour::CrashMidPage, 2_000, 23).await;
+}
+
+#[tokio::test]
+async fn a_finishing_step_dying_mid_fold_loses_and_doubles_nothing() {
+    run_with(Misbehaviour::CrashUntilDone, 4_000, 25).await;
 }
 
 /// The finishing step of a big history takes minutes; every unit that lands after the last

@@ -29,10 +29,28 @@ pub struct TrackDelta {
 
 /// Groups a page by track identity. Deltas come out sorted by key so retries are deterministic.
 pub fn aggregate(scrobbles: &[Scrobble], page: u32) -> Vec<TrackDelta> {
+    group(
+        scrobbles
+            .iter()
+            .enumerate()
+            .map(|(index, s)| (display_order(s.uts, page, index), s)),
+    )
+}
+
+/// Groups a whole job's pages by track identity: one delta per track for all of them, with
+/// the same display spelling a page-by-page fold would end on.
+pub fn aggregate_pages(pages: &BTreeMap<u32, Vec<Scrobble>>) -> Vec<TrackDelta> {
+    group(pages.iter().flat_map(|(&page, rows)| {
+        rows.iter()
+            .enumerate()
+            .map(move |(index, s)| (display_order(s.uts, page, index), s))
+    }))
+}
+
+fn group<'a>(scrobbles: impl Iterator<Item = (i64, &'a Scrobble)>) -> Vec<TrackDelta> {
     let mut by_key: BTreeMap<String, TrackDelta> = BTreeMap::new();
-    for (index, s) in scrobbles.iter().enumerate() {
+    for (order, s) in scrobbles {
         let key = TrackIdentity::of(&s.artist, &s.title).key();
-        let order = display_order(s.uts, page, index);
         by_key
             .entry(key.clone())
             .and_modify(|d| {
@@ -228,6 +246,52 @@ mod tests {
         assert_eq!(d[0].artist, "A");
         assert!(display_order(100, 1, 199) > display_order(100, 2, 0));
         assert!(display_order(101, 9, 0) > display_order(100, 1, 0));
+    }
+
+    #[test]
+    fn a_job_folded_at_once_equals_its_pages_folded_one_by_one() {
+        // Page 1 is the newest; "a"/"X" on page 2 shares second 100 with "A"/"x" on page 1,
+        // and page 1's spelling must win as it would page by page.
+        let pages = BTreeMap::from([
+            (
+                1,
+                vec![s("A", "x", 300), s("A", "x", 100), s("B", "y", 100)],
+            ),
+            (2, vec![s("a", "X", 100), s("C", "z", 50), s("b", "Y", 40)]),
+        ]);
+        let whole = aggregate_pages(&pages);
+        let mut stepwise: Vec<TrackState> = Vec::new();
+        for (&page, rows) in &pages {
+            let op = Op { op: page, ..OP1 };
+            let deltas = aggregate(rows, page);
+            let mut keys: BTreeSet<String> = stepwise.iter().map(|t| t.key.clone()).collect();
+            keys.extend(deltas.iter().map(|d| d.key.clone()));
+            stepwise = keys
+                .into_iter()
+                .map(|key| {
+                    let old = stepwise.iter().find(|t| t.key == key);
+                    match deltas.iter().find(|d| d.key == key) {
+                        Some(d) => match merge(old, d, op) {
+                            Merge::Write(t) => *t,
+                            Merge::AlreadyApplied => unreachable!(),
+                        },
+                        None => old.cloned().unwrap(),
+                    }
+                })
+                .collect();
+        }
+        assert_eq!(whole.len(), 3);
+        assert_eq!(whole.len(), stepwise.len());
+        for (d, t) in whole.iter().zip(&stepwise) {
+            assert_eq!(d.key, t.key);
+            assert_eq!(
+                (d.count, d.first_uts, d.last_uts, d.display_order),
+                (t.playcount, t.first_uts, t.last_uts, t.display_order)
+            );
+            assert_eq!((&d.artist, &d.title), (&t.artist, &t.title));
+        }
+        let x = whole.iter().find(|d| d.count == 3).unwrap();
+        assert_eq!((x.artist.as_str(), x.title.as_str()), ("A", "x"));
     }
 
     #[test]

@@ -1,18 +1,19 @@
-//! The step after a job's last scrobble page: a full sync stores its pages as the user's
-//! scrobble archive; an incremental sync compares each re-read window with the archive and
-//! applies exactly the difference (late scrobbles up, deleted ones down). Also the
-//! reconciliation checks that decide which past windows to re-read.
+//! The step after a job's last scrobble page: a full sync (or a rebuild) folds all its pages
+//! into the user's tracks at once, and a full sync stores them as the user's scrobble
+//! archive; an incremental sync compares each re-read window with the archive and applies
+//! exactly the difference (late scrobbles up, deleted ones down). Also the reconciliation
+//! checks that decide which past windows to re-read.
 //!
 //! Safe to run twice or concurrently: the diff is recorded once before anything is applied,
-//! track writes are guarded per (job, unit) like any page, and the archive is rewritten from
-//! the same inputs to the same contents.
+//! track writes are guarded per (job, unit), and the archive is rewritten from the same
+//! inputs to the same contents.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::info;
 
-use super::aggregate::{display_order, Op};
+use super::aggregate::{aggregate_pages, display_order, Op};
 use super::archive::{self, WindowDiff};
 use super::engine::Engine;
 use super::job::{Job, JobKind, PlannedWindow, Repair, Unit};
@@ -25,6 +26,11 @@ use crate::store::tracks::TrackWrite;
 use crate::store::StoreError;
 
 const CHECK_CONCURRENCY: usize = 4;
+/// Tracks read and written together when a job's pages are folded: 20 reads and 20
+/// transactions of 100, a few hundred KB of items held at a time.
+const FOLD_SLICE: usize = 2_000;
+/// Slices in flight at once; each runs its transactions four at a time.
+const FOLD_SLICE_CONCURRENCY: usize = 2;
 
 impl<G: RateGate> Engine<G> {
     /// The archived scrobbles inside a window.
@@ -167,13 +173,15 @@ impl<G: RateGate> Engine<G> {
         }
         let added = match job.kind {
             JobKind::Full => {
+                let added = self.fold_pages(&job, &pages).await?;
                 let rows: Vec<Scrobble> = pages.into_values().flatten().collect();
                 let months = archive::by_month(rows);
                 let index = self.store.replace_archive(&job.user_id, months).await?;
                 info!(job_id = %job.job_id, months = index.months.len(), scrobbles = index.total(), "archive stored");
-                0
+                added
             }
-            JobKind::Rebuild => 0,
+            // The archive is what a rebuild's pages came from; it stays as it is.
+            JobKind::Rebuild => self.fold_pages(&job, &pages).await?,
             JobKind::Incremental => self.apply_windows(&job, &pages).await?,
         };
         let counted = self
@@ -188,6 +196,32 @@ impl<G: RateGate> Engine<G> {
                 .await?
                 .unwrap_or(job)),
         }
+    }
+
+    /// Counts a full sync's (or a rebuild's) pages into the user's tracks as the new
+    /// generation: one delta per track for the whole job, written in slices so memory stays
+    /// bounded by the slice rather than the history. The writes are guarded by the finishing
+    /// step's unit id, so a finishing step that dies part-way and runs again skips the tracks
+    /// it already wrote. Returns the tracks the job brought into the generation.
+    async fn fold_pages(
+        &self,
+        job: &Job,
+        pages: &BTreeMap<u32, Vec<Scrobble>>,
+    ) -> Result<i64, SyncError> {
+        let deltas = aggregate_pages(pages);
+        let op = Op {
+            job: &job.job_id,
+            generation: &job.generation,
+            op: Unit::Finalize.id(),
+        };
+        let entered: Vec<u64> = stream::iter(deltas.chunks(FOLD_SLICE))
+            .map(|slice| self.apply_deltas(&job.user_id, slice, op))
+            .buffer_unordered(FOLD_SLICE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let entered: u64 = entered.into_iter().sum();
+        info!(job_id = %job.job_id, tracks = deltas.len(), entered, "pages folded into tracks");
+        Ok(entered as i64)
     }
 
     /// Applies what the re-read windows changed; returns the net change in distinct tracks.

@@ -258,7 +258,11 @@ impl Job {
         } else if busy(|u| matches!(u, Unit::Spotify(_))) {
             "Fetching your Spotify top tracks"
         } else if busy(|u| matches!(u, Unit::Finalize)) {
-            "Checking and storing your history"
+            match self.kind {
+                // The pages are fetched; this is where they become song counts.
+                JobKind::Full | JobKind::Rebuild => "Counting your songs",
+                JobKind::Incremental => "Checking and storing your history",
+            }
         } else {
             "Finishing up"
         }
@@ -486,6 +490,13 @@ mod tests {
             Unit::Loved(1).id(),
         ]);
         assert_eq!(j.phase(), "Fetching your Spotify top tracks");
+        j.done_pages.extend((0..6).map(|i| Unit::Spotify(i).id()));
+        j.kind = JobKind::Full;
+        assert_eq!(j.phase(), "Counting your songs");
+        j.kind = JobKind::Incremental;
+        assert_eq!(j.phase(), "Checking and storing your history");
+        j.done_pages.insert(Unit::Finalize.id());
+        assert_eq!(j.phase(), "Finishing up");
         assert!(Unit::Spotify(3)
             .describe(&plan)
             .contains("artists (long_term)"));
