@@ -272,8 +272,10 @@ pub async fn request_rebuild(
         .buffer_unordered(16)
         .try_collect::<Vec<_>>()
         .await?;
+    // The pages are counted into the tracks by the finishing step, as for a full sync.
     let plan = super::job::UnitPlan {
         scrobble_pages: page_count,
+        finalize: 1,
         ..Default::default()
     };
     store
