@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::info;
 
-use super::aggregate::{aggregate_pages, display_order, Op};
+use super::aggregate::{aggregate_pages, display_order, Op, TrackDelta};
 use super::archive::{self, WindowDiff};
 use super::engine::Engine;
 use super::job::{Job, JobKind, PlannedWindow, Repair, Unit};
@@ -173,15 +173,19 @@ impl<G: RateGate> Engine<G> {
         }
         let added = match job.kind {
             JobKind::Full => {
-                let added = self.fold_pages(&job, &pages).await?;
+                let deltas = aggregate_pages(&pages);
                 let rows: Vec<Scrobble> = pages.into_values().flatten().collect();
                 let months = archive::by_month(rows);
-                let index = self.store.replace_archive(&job.user_id, months).await?;
+                // Neither reads what the other writes, so the archive goes out while the
+                // tracks are being written.
+                let (added, index) = tokio::try_join!(self.fold(&job, &deltas), async {
+                    Ok::<_, SyncError>(self.store.replace_archive(&job.user_id, months).await?)
+                })?;
                 info!(job_id = %job.job_id, months = index.months.len(), scrobbles = index.total(), "archive stored");
                 added
             }
             // The archive is what a rebuild's pages came from; it stays as it is.
-            JobKind::Rebuild => self.fold_pages(&job, &pages).await?,
+            JobKind::Rebuild => self.fold(&job, &aggregate_pages(&pages)).await?,
             JobKind::Incremental => self.apply_windows(&job, &pages).await?,
         };
         let counted = self
@@ -198,17 +202,12 @@ impl<G: RateGate> Engine<G> {
         }
     }
 
-    /// Counts a full sync's (or a rebuild's) pages into the user's tracks as the new
-    /// generation: one delta per track for the whole job, written in slices so memory stays
-    /// bounded by the slice rather than the history. The writes are guarded by the finishing
-    /// step's unit id, so a finishing step that dies part-way and runs again skips the tracks
-    /// it already wrote. Returns the tracks the job brought into the generation.
-    async fn fold_pages(
-        &self,
-        job: &Job,
-        pages: &BTreeMap<u32, Vec<Scrobble>>,
-    ) -> Result<i64, SyncError> {
-        let deltas = aggregate_pages(pages);
+    /// Counts a full sync's (or a rebuild's) pages, grouped into one delta per track, into the
+    /// user's tracks as the new generation, in slices so the items held at once are bounded by
+    /// the slice rather than the history. The writes are guarded by the finishing step's unit
+    /// id, so a finishing step that dies part-way and runs again skips the tracks it already
+    /// wrote. Returns the tracks the job brought into the generation.
+    async fn fold(&self, job: &Job, deltas: &[TrackDelta]) -> Result<i64, SyncError> {
         let op = Op {
             job: &job.job_id,
             generation: &job.generation,
