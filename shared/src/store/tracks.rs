@@ -194,26 +194,6 @@ impl Store {
         }
     }
 
-    /// Whether the user has any song row at all, from any source. Strongly consistent, so a
-    /// "no" means none existed when it was asked.
-    pub async fn has_songs(&self, user_id: &str) -> Result<bool, StoreError> {
-        self.metrics.read();
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", attr::s(keys::user_pk(user_id)))
-            .expression_attribute_values(":prefix", attr::s(keys::TRACK_PREFIX))
-            .projection_expression("sk")
-            .limit(1)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(out.count > 0)
-    }
-
     /// Tracks of a generation other than `keep`, a batch at a time (for the post-sync sweep).
     pub async fn stale_tracks(
         &self,

@@ -2,7 +2,7 @@
 //! enqueue them), do one unit, settle the job, and sweep what a refresh no longer contains.
 //! Every step is safe to run twice or concurrently with itself (see docs/SYNC.md).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::{info, warn};
@@ -19,7 +19,7 @@ use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
 use crate::store::jobs::JobTotals;
 use crate::store::lastfm_lists::{LastfmArtist, ListName, LovedEntry};
-use crate::store::tracks::{StoredSong, TrackWrite};
+use crate::store::tracks::TrackWrite;
 use crate::store::{Store, StoreError};
 
 /// Concurrent item writes per unit: enough to hide DynamoDB latency, few enough to stay polite.
@@ -540,17 +540,17 @@ impl<G: RateGate> Engine<G> {
         self.count_unit(job, Unit::Loved(page), 0, 0).await
     }
 
-    /// Applies deltas of one unit of work to the stored tracks; returns how many tracks the
-    /// unit added to the generation.
+    /// Applies a page's deltas; returns how many tracks this page added to the generation.
     ///
-    /// Tracks go out in transactions of up to 100 version-checked puts. Optimistic
-    /// concurrency: a transaction another writer got in the way of is retried after
+    /// Tracks go out in transactions of up to 100 version-checked updates. Optimistic
+    /// concurrency as before: a transaction another writer got in the way of is retried after
     /// re-reading only the tracks that changed, and a (job, unit) already applied to a track is
     /// never applied again, so retries and concurrent duplicates count once.
     ///
-    /// A track that lost a race once is written on its own from then on: in a shared
-    /// transaction each collision would cancel the other 99 writes with it. No write depends
-    /// on another track's, so splitting them changes nothing but the request count.
+    /// A track that lost a race once is written on its own from then on: concurrent pages of
+    /// one user keep colliding on the same few hot tracks, and in a shared transaction each
+    /// collision would cancel the other 99 writes with it. No write depends on another
+    /// track's, so splitting them changes nothing but the request count.
     pub(super) async fn apply_deltas(
         &self,
         user_id: &str,
@@ -558,19 +558,7 @@ impl<G: RateGate> Engine<G> {
         op: Op<'_>,
     ) -> Result<u64, StoreError> {
         let keys: Vec<String> = deltas.iter().map(|d| d.key.clone()).collect();
-        let current = self.store.get_tracks(user_id, &keys).await?;
-        self.write_deltas(user_id, deltas, op, current).await
-    }
-
-    /// [`Engine::apply_deltas`] over tracks as already read (`current`; a track missing from
-    /// it is written as new, on the condition that it still does not exist).
-    pub(super) async fn write_deltas(
-        &self,
-        user_id: &str,
-        deltas: &[TrackDelta],
-        op: Op<'_>,
-        mut current: HashMap<String, StoredSong>,
-    ) -> Result<u64, StoreError> {
+        let mut current = self.store.get_tracks(user_id, &keys).await?;
         let mut pending: Vec<&TrackDelta> = deltas.iter().collect();
         let mut entered = 0u64;
         let mut contested: std::collections::HashSet<String> = Default::default();

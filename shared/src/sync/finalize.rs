@@ -8,7 +8,7 @@
 //! track writes are guarded per (job, unit), and the archive is rewritten from the same
 //! inputs to the same contents.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::info;
@@ -213,25 +213,13 @@ impl<G: RateGate> Engine<G> {
             generation: &job.generation,
             op: Unit::Finalize.id(),
         };
-        // A first sync usually finds no song rows at all, and then nothing needs reading
-        // before the writes: each goes out on the condition that its item still does not
-        // exist, and one that appeared meanwhile (a loved-list or Spotify unit of this job)
-        // fails that check and is read and merged like any conflict.
-        let fresh = !self.store.has_songs(&job.user_id).await?;
         let entered: Vec<u64> = stream::iter(deltas.chunks(FOLD_SLICE))
-            .map(|slice| async move {
-                if fresh {
-                    self.write_deltas(&job.user_id, slice, op, HashMap::new())
-                        .await
-                } else {
-                    self.apply_deltas(&job.user_id, slice, op).await
-                }
-            })
+            .map(|slice| self.apply_deltas(&job.user_id, slice, op))
             .buffer_unordered(FOLD_SLICE_CONCURRENCY)
             .try_collect()
             .await?;
         let entered: u64 = entered.into_iter().sum();
-        info!(job_id = %job.job_id, tracks = deltas.len(), entered, fresh, "pages folded into tracks");
+        info!(job_id = %job.job_id, tracks = deltas.len(), entered, "pages folded into tracks");
         Ok(entered as i64)
     }
 
