@@ -199,12 +199,20 @@ impl<G: RateGate> Engine<G> {
         if first.loved.is_some() {
             inline.push(Unit::Loved(1));
         }
-        let queued: Vec<Unit> = job
+        // List units first: each writes up to 1,000 rows one by one, which is spare work
+        // while the scrobble pages only fetch and record, but would compete with the
+        // finishing step's fold if they came last. The finishing step's own message stays last.
+        let mut queued: Vec<Unit> = job
             .plan
             .units()
             .into_iter()
             .filter(|u| !inline.contains(u))
             .collect();
+        queued.sort_by_key(|u| match u {
+            Unit::Artists(_) | Unit::Loved(_) | Unit::Spotify(_) => 0,
+            Unit::Scrobbles(_) => 1,
+            Unit::Finalize => 2,
+        });
         self.enqueue(&job, &queued).await?;
         if let Some(scrobbles) = first.scrobbles.filter(|_| job.plan.scrobble_pages > 0) {
             self.apply_scrobbles(&job, 1, scrobbles).await?;
