@@ -167,7 +167,26 @@ async fn full_then_incremental(standin: &StandIn, o: &Options, rate: f64) -> Cli
     if usage.invocations == 0 {
         println!("(no usage lines found in the Lambda logs; worker columns are empty)");
     }
+    // The wall above is when this client saw "done". On the local stack that can lag the
+    // job's own end by seconds: the sweeps queued at "done" take the single-threaded
+    // emulator before the next status request is answered.
+    if let Some(job_secs) = job_seconds(&job) {
+        println!(
+            "job's own time (created -> finished, whole seconds): {job_secs} s, {:.2}x the bound",
+            job_secs as f64 / bound.max(0.001)
+        );
+    }
     incremental(standin, &session, o).await
+}
+
+/// Seconds from the job's creation to its end, from its own timestamps.
+fn job_seconds(job: &Value) -> Option<i64> {
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(job[field].as_str()?)
+            .ok()
+            .map(|t| t.timestamp())
+    };
+    Some(at("finished_at")? - at("created_at")?)
 }
 
 /// The everyday case after the first sync: 10 new scrobbles, then "Sync now".
