@@ -548,17 +548,18 @@ impl<G: RateGate> Engine<G> {
         self.count_unit(job, Unit::Loved(page), 0, 0).await
     }
 
-    /// Applies a page's deltas; returns how many tracks this page added to the generation.
+    /// Applies one unit of work's deltas (a full sync's or rebuild's whole job, or the
+    /// difference an incremental sync found) to the stored tracks; returns how many tracks
+    /// the unit added to the generation.
     ///
-    /// Tracks go out in transactions of up to 100 version-checked updates. Optimistic
-    /// concurrency as before: a transaction another writer got in the way of is retried after
+    /// Tracks go out in transactions of up to 100 version-checked puts. Optimistic
+    /// concurrency: a transaction another writer got in the way of is retried after
     /// re-reading only the tracks that changed, and a (job, unit) already applied to a track is
     /// never applied again, so retries and concurrent duplicates count once.
     ///
-    /// A track that lost a race once is written on its own from then on: concurrent pages of
-    /// one user keep colliding on the same few hot tracks, and in a shared transaction each
-    /// collision would cancel the other 99 writes with it. No write depends on another
-    /// track's, so splitting them changes nothing but the request count.
+    /// A track that lost a race once is written on its own from then on: in a shared
+    /// transaction each collision would cancel the other 99 writes with it. No write depends
+    /// on another track's, so splitting them changes nothing but the request count.
     pub(super) async fn apply_deltas(
         &self,
         user_id: &str,
