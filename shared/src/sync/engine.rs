@@ -199,20 +199,23 @@ impl<G: RateGate> Engine<G> {
         if first.loved.is_some() {
             inline.push(Unit::Loved(1));
         }
-        // List units first: each writes up to 1,000 rows one by one, which is spare work
-        // while the scrobble pages only fetch and record, but would compete with the
-        // finishing step's fold if they came last. The finishing step's own message stays last.
         let mut queued: Vec<Unit> = job
             .plan
             .units()
             .into_iter()
             .filter(|u| !inline.contains(u))
             .collect();
-        queued.sort_by_key(|u| match u {
-            Unit::Artists(_) | Unit::Loved(_) | Unit::Spotify(_) => 0,
-            Unit::Scrobbles(_) => 1,
-            Unit::Finalize => 2,
-        });
+        if job.kind == JobKind::Full {
+            // List units first: a first refresh writes up to 1,000 rows a page one by one,
+            // which is spare work while the scrobble pages only fetch and record, but would
+            // compete with the finishing step's fold if it came last. An incremental sync's
+            // light finishing step is better started early, alongside its list refreshes.
+            queued.sort_by_key(|u| match u {
+                Unit::Artists(_) | Unit::Loved(_) | Unit::Spotify(_) => 0,
+                Unit::Scrobbles(_) => 1,
+                Unit::Finalize => 2,
+            });
+        }
         self.enqueue(&job, &queued).await?;
         if let Some(scrobbles) = first.scrobbles.filter(|_| job.plan.scrobble_pages > 0) {
             self.apply_scrobbles(&job, 1, scrobbles).await?;
