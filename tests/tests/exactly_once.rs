@@ -29,6 +29,28 @@ enum Misbehaviour {
     CrashUntilDone,
 }
 
+/// Runs one delivery of `message` and kills it once it has made `allowed` more DynamoDB
+/// writes; returns whether it was killed (false: it finished first).
+async fn killed_after_writes(
+    h: &Harness,
+    message: &WorkMessage,
+    attempt: u32,
+    allowed: u64,
+) -> bool {
+    let writes = &h.store.metrics.writes;
+    let crash_at = writes.load(Ordering::Relaxed) + allowed;
+    let watcher = async {
+        while writes.load(Ordering::Relaxed) < crash_at {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    // Dropping the future mid-flight is what a killed process looks like.
+    tokio::select! {
+        r = h.engine.run(message.clone(), attempt) => { r.unwrap(); false }
+        _ = watcher => true,
+    }
+}
+
 async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     let h = Harness::new().await;
     let lastfm = Lastfm::new();
@@ -114,38 +136,14 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
                     }
                 }
                 Misbehaviour::CrashMidPage => {
-                    let writes = &h.store.metrics.writes;
-                    let crash_at = writes.load(Ordering::Relaxed) + 2 + (handled % 9) as u64;
-                    let watcher = async {
-                        while writes.load(Ordering::Relaxed) < crash_at {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                    };
-                    // Dropping the future mid-flight is what a killed process looks like.
-                    tokio::select! {
-                        r = h.engine.run(message.clone(), d.receive_count) => r.unwrap(),
-                        _ = watcher => {}
-                    }
+                    let allowed = 2 + (handled % 9) as u64;
+                    killed_after_writes(&h, &message, d.receive_count, allowed).await;
                     h.engine.run(message, d.receive_count + 1).await.unwrap();
                 }
                 Misbehaviour::CrashUntilDone => {
-                    let writes = &h.store.metrics.writes;
                     let mut allowed = 3u64;
                     let mut attempt = d.receive_count;
-                    loop {
-                        let crash_at = writes.load(Ordering::Relaxed) + allowed;
-                        let watcher = async {
-                            while writes.load(Ordering::Relaxed) < crash_at {
-                                tokio::time::sleep(Duration::from_millis(1)).await;
-                            }
-                        };
-                        let finished = tokio::select! {
-                            r = h.engine.run(message.clone(), attempt) => { r.unwrap(); true }
-                            _ = watcher => false,
-                        };
-                        if finished {
-                            break;
-                        }
+                    while killed_after_writes(&h, &message, attempt, allowed).await {
                         let job = h.store.latest_job(&user).await.unwrap().unwrap();
                         if job.status.as_str() == "running" && job.scrobbles_done() {
                             let songs = Api::as_user(&user).all_songs().await;

@@ -199,23 +199,11 @@ impl<G: RateGate> Engine<G> {
         if first.loved.is_some() {
             inline.push(Unit::Loved(1));
         }
-        let mut queued: Vec<Unit> = job
-            .plan
-            .units()
+        let queued: Vec<Unit> = job
+            .queue_order()
             .into_iter()
             .filter(|u| !inline.contains(u))
             .collect();
-        if job.kind == JobKind::Full {
-            // List units first: a first refresh writes up to 1,000 rows a page one by one,
-            // which is spare work while the scrobble pages only fetch and record, but would
-            // compete with the finishing step's fold if it came last. An incremental sync's
-            // light finishing step is better started early, alongside its list refreshes.
-            queued.sort_by_key(|u| match u {
-                Unit::Artists(_) | Unit::Loved(_) | Unit::Spotify(_) => 0,
-                Unit::Scrobbles(_) => 1,
-                Unit::Finalize => 2,
-            });
-        }
         self.enqueue(&job, &queued).await?;
         if let Some(scrobbles) = first.scrobbles.filter(|_| job.plan.scrobble_pages > 0) {
             self.apply_scrobbles(&job, 1, scrobbles).await?;
@@ -419,20 +407,21 @@ impl<G: RateGate> Engine<G> {
             .store
             .record_ledger_page(&job.user_id, &job.job_id, page, fetched)
             .await?;
-        self.count_unit(job, Unit::Scrobbles(page), scrobbles.len() as u64, 0)
+        self.count_unit(job, Unit::Scrobbles(page), scrobbles.len() as u64)
             .await
     }
 
+    /// Counts a unit on the job. Only the finishing step adds tracks to the generation, and it
+    /// counts itself (`finalize`), so a unit counted here adds none.
     pub(super) async fn count_unit(
         &self,
         job: &Job,
         unit: Unit,
         scrobbles: u64,
-        added: i64,
     ) -> Result<(), SyncError> {
         let counted = self
             .store
-            .mark_page_done(job, unit.id(), scrobbles, added, now_secs())
+            .mark_page_done(job, unit.id(), scrobbles, 0, now_secs())
             .await?;
         match counted {
             Some(updated) => self.settle(updated, Some(unit)).await,
@@ -490,7 +479,7 @@ impl<G: RateGate> Engine<G> {
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
-        self.count_unit(job, Unit::Artists(page), 0, 0).await
+        self.count_unit(job, Unit::Artists(page), 0).await
     }
 
     async fn write_artist(
@@ -548,7 +537,7 @@ impl<G: RateGate> Engine<G> {
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
-        self.count_unit(job, Unit::Loved(page), 0, 0).await
+        self.count_unit(job, Unit::Loved(page), 0).await
     }
 
     /// Applies one unit of work's deltas (a full sync's or rebuild's whole job, or the

@@ -195,6 +195,23 @@ impl Job {
         (1..=self.plan.scrobble_pages).all(|p| self.done_pages.contains(&p))
     }
 
+    /// The plan's units in the order they are queued. A full sync queues its list units
+    /// first: a first refresh writes up to 1,000 rows a page one by one, which is spare work
+    /// while the scrobble pages only fetch and record, but would compete with the finishing
+    /// step's fold if it came last. Other kinds keep the plan's order: an incremental sync's
+    /// light finishing step is better started early, alongside its list refreshes.
+    pub fn queue_order(&self) -> Vec<Unit> {
+        let mut units = self.plan.units();
+        if self.kind == JobKind::Full {
+            units.sort_by_key(|u| match u {
+                Unit::Artists(_) | Unit::Loved(_) | Unit::Spotify(_) => 0,
+                Unit::Scrobbles(_) => 1,
+                Unit::Finalize => 2,
+            });
+        }
+        units
+    }
+
     pub fn pages_done(&self) -> u32 {
         self.done_pages.len() as u32
     }
@@ -500,6 +517,33 @@ mod tests {
         assert!(Unit::Spotify(3)
             .describe(&plan)
             .contains("artists (long_term)"));
+    }
+
+    #[test]
+    fn a_full_sync_queues_list_units_before_its_pages_and_others_keep_the_plan_order() {
+        let mut j = job(None, &[], &[]);
+        j.plan = UnitPlan {
+            scrobble_pages: 2,
+            artist_pages: 1,
+            loved_pages: 1,
+            spotify_lists: 1,
+            finalize: 1,
+        };
+        j.kind = JobKind::Full;
+        assert_eq!(
+            j.queue_order(),
+            vec![
+                Unit::Artists(1),
+                Unit::Loved(1),
+                Unit::Spotify(0),
+                Unit::Scrobbles(1),
+                Unit::Scrobbles(2),
+                Unit::Finalize
+            ]
+        );
+        j.kind = JobKind::Incremental;
+        assert_eq!(j.queue_order(), j.plan.units());
+        assert_eq!(j.queue_order()[0], Unit::Scrobbles(1));
     }
 
     #[test]
