@@ -361,6 +361,27 @@ pub fn assert_sorted_by_playcount(songs: &[Value]) {
 
 /// The sync engine wired to the stack's table and the stand-in, but fed from queues the test
 /// owns, so a test can deliver messages twice, concurrently, or crash a worker mid-page.
+/// The deployed functions' Last.fm rate gate (one DynamoDB item), at the stack's rate. A test
+/// that calls the stand-in's Last.fm API itself takes its slots here: a reader outside the
+/// gate drains the stand-in's bucket under a concurrent sync, which then gets error 29.
+pub async fn shared_rate_gate() -> karaoke_shared::store::rate_gate::DynamoRateGate {
+    stack_env();
+    let config = karaoke_shared::aws::sdk_config().await;
+    let store = karaoke_shared::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        var("TABLE_NAME"),
+    );
+    karaoke_shared::store::rate_gate::DynamoRateGate::new(store, stack_rate_limit())
+}
+
+/// `LASTFM_RATE_LIMIT` of the deployed stack.
+pub fn stack_rate_limit() -> f64 {
+    stack_env()
+        .get("LASTFM_RATE_LIMIT")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5.0)
+}
+
 pub mod engine_harness {
     use std::time::Duration;
 
@@ -407,10 +428,7 @@ pub mod engine_harness {
             }
             let store = Store::new(db, var("TABLE_NAME"));
             let queues = Queues::new(sqs.clone(), &urls[0], &urls[1]);
-            let rate: f64 = super::stack_env()
-                .get("LASTFM_RATE_LIMIT")
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(5.0);
+            let rate = super::stack_rate_limit();
             let lastfm = LastfmClient::new(
                 LastfmConfig {
                     api_url: var("LASTFM_API_URL"),
