@@ -1,12 +1,15 @@
 //! Last.fm misbehaving while the deployed stack syncs: random transient errors, bad gateways,
 //! cut-off bodies and stalls must not change a single count; a page that never succeeds ends
-//! the job `partial`, naming the page, and a retry completes it.
+//! the job `partial`, naming the page, with the other pages' songs shown meanwhile, and a
+//! retry completes it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use karaoke_shared::normalize::TrackIdentity;
 use karaoke_tests::{assert_songs_match_truth, unique, var, Api, Lastfm};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// Puts the stand-in back to normal even when an assertion fails part-way.
 struct Calm;
@@ -24,6 +27,35 @@ impl Drop for Calm {
             ])
             .status();
     }
+}
+
+/// Songs counted from some of the pages: per track (by identity, since the newest spelling
+/// may be on a page that is missing) no more than the truth, `scrobbles` in all, and fewer
+/// than the whole history.
+fn assert_songs_are_part_of_truth(songs: &[Value], truth: &Value, scrobbles: u64) {
+    let identity = |v: &Value| {
+        TrackIdentity::of(v["artist"].as_str().unwrap(), v["title"].as_str().unwrap()).key()
+    };
+    let truth: BTreeMap<String, u64> = truth["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (identity(t), t["playcount"].as_u64().unwrap()))
+        .collect();
+    let mut counted = 0;
+    for song in songs.iter().filter(|s| !s["playcount"].is_null()) {
+        let playcount = song["playcount"].as_u64().unwrap();
+        let whole = truth
+            .get(&identity(song))
+            .unwrap_or_else(|| panic!("song not in the truth: {song}"));
+        assert!(
+            playcount <= *whole,
+            "{song} counts more than its {whole} plays"
+        );
+        counted += playcount;
+    }
+    assert_eq!(counted, scrobbles, "songs of a partial sync");
+    assert!(counted > 0 && counted < truth.values().sum::<u64>());
 }
 
 async fn connect(api: &Api, name: &str) {
@@ -89,6 +121,13 @@ async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
         job["pages_done"].as_u64().unwrap() + 2,
         job["pages_total"].as_u64().unwrap(),
         "{job}"
+    );
+    // Meanwhile the pages it has are already songs: exactly their scrobbles, none twice.
+    let truth = lastfm.truth(&name).await;
+    assert_songs_are_part_of_truth(
+        &api.all_songs().await,
+        &truth,
+        job["scrobbles_done"].as_u64().unwrap(),
     );
     assert!(
         job["errors"]

@@ -1,5 +1,7 @@
 //! Sync jobs: the progress item every worker updates.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::attr::{self, Item};
@@ -89,6 +91,7 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
         },
         done_pages: attr::get_ns(item, "done_pages")?,
         failed_pages: attr::get_ns(item, "failed_pages")?,
+        folded_pages: attr::get_ns(item, "folded_pages")?,
         scrobbles_total: attr::get_n_opt(item, "scrobbles_total")?.unwrap_or(0),
         scrobbles_done: attr::get_n_opt(item, "scrobbles_done")?.unwrap_or(0),
         tracks_added: attr::get_n_opt(item, "tracks_added")?.unwrap_or(0),
@@ -367,6 +370,35 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records which scrobble pages a job about to end partial counts into the tracks now
+    /// (see [`Job::pages_to_fold_early`]). Written once: when another worker recorded them
+    /// first, its set is the one to fold. None when the job is no longer running.
+    pub async fn set_folded_pages(
+        &self,
+        job: &Job,
+        pages: &BTreeSet<u32>,
+    ) -> Result<Option<Job>, StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "SET folded_pages = :pages",
+                "attribute_not_exists(folded_pages) AND #status = :running",
+                vec![
+                    (":pages", attr::ns(pages.iter().copied())),
+                    (":running", attr::s("running")),
+                ],
+            )
+            .await;
+        match result {
+            Ok(job) => Ok(Some(job)),
+            Err(StoreError::Conflict) => Ok(self
+                .get_job(&job.user_id, &job.job_id)
+                .await?
+                .filter(|j| j.status == JobStatus::Running && !j.folded_pages.is_empty())),
             Err(e) => Err(e),
         }
     }

@@ -39,8 +39,10 @@ pub fn aggregate(scrobbles: &[Scrobble], page: u32) -> Vec<TrackDelta> {
 
 /// Groups a whole job's pages by track identity: one delta per track for all of them, with
 /// the same display spelling a page-by-page fold would end on.
-pub fn aggregate_pages(pages: &BTreeMap<u32, Vec<Scrobble>>) -> Vec<TrackDelta> {
-    group(pages.iter().flat_map(|(&page, rows)| {
+pub fn aggregate_pages<'a>(
+    pages: impl IntoIterator<Item = (&'a u32, &'a Vec<Scrobble>)>,
+) -> Vec<TrackDelta> {
+    group(pages.into_iter().flat_map(|(&page, rows)| {
         rows.iter()
             .enumerate()
             .map(move |(index, s)| (display_order(s.uts, page, index), s))

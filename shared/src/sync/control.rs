@@ -360,6 +360,7 @@ mod tests {
             },
             done_pages: Default::default(),
             failed_pages: Default::default(),
+            folded_pages: Default::default(),
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,

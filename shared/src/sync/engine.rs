@@ -714,6 +714,9 @@ impl<G: RateGate> Engine<G> {
         if job.status != JobStatus::Running || settled < total {
             return Ok(());
         }
+        if let Some(pages) = job.pages_to_fold_early() {
+            job = self.fold_early(job, &pages).await?;
+        }
         let now = now_secs();
         let status = if job.failed_pages.is_empty() {
             if !job.lastfm_user.is_empty() {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use tracing::info;
 
-use super::aggregate::{aggregate_pages, display_order, Op, TrackDelta};
+use super::aggregate::{aggregate, aggregate_pages, display_order, Op, TrackDelta};
 use super::archive::{self, WindowDiff};
 use super::engine::Engine;
 use super::job::{Job, JobKind, PlannedWindow, Repair, Unit};
@@ -31,6 +31,37 @@ const CHECK_CONCURRENCY: usize = 4;
 const FOLD_SLICE: usize = 2_000;
 /// Slices in flight at once; each runs its transactions four at a time.
 const FOLD_SLICE_CONCURRENCY: usize = 2;
+
+/// What a full sync's (or a rebuild's) finishing step counts into the tracks. Normally one
+/// fold of every page. A job that ended partial once had already folded the pages it had
+/// then (`folded_pages`): that fold is run again, which completes it if it was cut short and
+/// writes nothing otherwise, and each page that came in after it counts as its own unit of
+/// work, so whatever happened before, every page is counted once.
+struct PageCounts {
+    fold: Vec<TrackDelta>,
+    late: Vec<(u32, Vec<TrackDelta>)>,
+}
+
+impl PageCounts {
+    fn of(job: &Job, pages: &BTreeMap<u32, Vec<Scrobble>>) -> Self {
+        if job.folded_pages.is_empty() {
+            return PageCounts {
+                fold: aggregate_pages(pages),
+                late: vec![],
+            };
+        }
+        let (early, late): (Vec<_>, Vec<_>) = pages
+            .iter()
+            .partition(|(page, _)| job.folded_pages.contains(page));
+        PageCounts {
+            fold: aggregate_pages(early),
+            late: late
+                .into_iter()
+                .map(|(&page, rows)| (page, aggregate(rows, page)))
+                .collect(),
+        }
+    }
+}
 
 impl<G: RateGate> Engine<G> {
     /// The archived scrobbles inside a window.
@@ -173,19 +204,22 @@ impl<G: RateGate> Engine<G> {
         }
         let added = match job.kind {
             JobKind::Full => {
-                let deltas = aggregate_pages(&pages);
+                let counts = PageCounts::of(&job, &pages);
                 let rows: Vec<Scrobble> = pages.into_values().flatten().collect();
                 let months = archive::by_month(rows);
                 // Neither reads what the other writes, so the archive goes out while the
                 // tracks are being written.
-                let (added, index) = tokio::try_join!(self.fold(&job, &deltas), async {
+                let (added, index) = tokio::try_join!(self.count_pages(&job, &counts), async {
                     Ok::<_, SyncError>(self.store.replace_archive(&job.user_id, months).await?)
                 })?;
                 info!(job_id = %job.job_id, months = index.months.len(), scrobbles = index.total(), "archive stored");
                 added
             }
             // The archive is what a rebuild's pages came from; it stays as it is.
-            JobKind::Rebuild => self.fold(&job, &aggregate_pages(&pages)).await?,
+            JobKind::Rebuild => {
+                self.count_pages(&job, &PageCounts::of(&job, &pages))
+                    .await?
+            }
             JobKind::Incremental => self.apply_windows(&job, &pages).await?,
         };
         let counted = self
@@ -200,6 +234,47 @@ impl<G: RateGate> Engine<G> {
                 .await?
                 .unwrap_or(job)),
         }
+    }
+
+    /// Counts a full sync's (or a rebuild's) pages into the tracks; returns the tracks the
+    /// job brought into the generation.
+    async fn count_pages(&self, job: &Job, counts: &PageCounts) -> Result<i64, SyncError> {
+        let folded = self.fold(job, &counts.fold).await?;
+        let late: Vec<u64> = stream::iter(&counts.late)
+            .map(|(page, deltas)| {
+                let op = Op {
+                    job: &job.job_id,
+                    generation: &job.generation,
+                    op: Unit::Scrobbles(*page).id(),
+                };
+                self.apply_deltas(&job.user_id, deltas, op)
+            })
+            .buffer_unordered(FOLD_SLICE_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(folded + late.into_iter().sum::<u64>() as i64)
+    }
+
+    /// A full sync (or rebuild) is about to end partial: pages that failed for good hold back
+    /// its finishing step until it is resumed. The pages it has are counted into the tracks
+    /// now, so its songs show meanwhile. Which pages is recorded on the job first, so that
+    /// the resumed job's finishing step knows which pages this fold holds.
+    pub(super) async fn fold_early(
+        &self,
+        job: Job,
+        pages: &BTreeSet<u32>,
+    ) -> Result<Job, SyncError> {
+        let Some(job) = self.store.set_folded_pages(&job, pages).await? else {
+            return Ok(job);
+        };
+        let ledger = self
+            .store
+            .ledger_pages(&job.user_id, &job.job_id, job.plan.scrobble_pages)
+            .await?;
+        // The same fold the resumed job's finishing step will run again.
+        let tracks = self.fold(&job, &PageCounts::of(&job, &ledger).fold).await?;
+        info!(job_id = %job.job_id, pages = job.folded_pages.len(), tracks, "partial job's pages counted early");
+        Ok(job)
     }
 
     /// Counts a full sync's (or a rebuild's) pages, grouped into one delta per track, into the

@@ -99,6 +99,10 @@ pub struct Job {
     pub plan: UnitPlan,
     pub done_pages: BTreeSet<u32>,
     pub failed_pages: BTreeSet<u32>,
+    /// Scrobble pages already counted into the tracks when this full sync (or rebuild) ended
+    /// partial: set once, by the first partial end, and kept when the job is resumed. Empty
+    /// otherwise. See [`Job::pages_to_fold_early`].
+    pub folded_pages: BTreeSet<u32>,
     pub scrobbles_total: u64,
     pub scrobbles_done: u64,
     /// Tracks this job added to its generation (for a full sync: every track it found).
@@ -144,6 +148,7 @@ impl Job {
             plan: Default::default(),
             done_pages: Default::default(),
             failed_pages: Default::default(),
+            folded_pages: Default::default(),
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,
@@ -193,6 +198,30 @@ impl Job {
     /// Every scrobble page is counted (the finishing step may run).
     pub fn scrobbles_done(&self) -> bool {
         (1..=self.plan.scrobble_pages).all(|p| self.done_pages.contains(&p))
+    }
+
+    /// The scrobble pages to count into the tracks now, because this full sync (or rebuild)
+    /// is about to end partial: pages that failed for good hold back its finishing step until
+    /// the job is resumed, and without this a first sync would show no songs at all until
+    /// then. None when the finishing step will count the pages anyway, when nothing is done
+    /// yet, or when an earlier partial end already folded (the resumed job's finishing step
+    /// counts every page after that one; folding again would need a second record of which
+    /// pages went into which fold).
+    pub fn pages_to_fold_early(&self) -> Option<BTreeSet<u32>> {
+        let counted_at_the_end = matches!(self.kind, JobKind::Full | JobKind::Rebuild);
+        let pages = self.plan.scrobble_pages;
+        if !counted_at_the_end
+            || self.plan.finalize == 0
+            || self.done_pages.contains(&Unit::Finalize.id())
+            || !self.folded_pages.is_empty()
+            || !self.failed_pages.iter().any(|&p| (1..=pages).contains(&p))
+        {
+            return None;
+        }
+        let done: BTreeSet<u32> = (1..=pages)
+            .filter(|p| self.done_pages.contains(p))
+            .collect();
+        (!done.is_empty()).then_some(done)
     }
 
     /// The plan's units in the order they are queued. A full sync queues its list units
@@ -436,6 +465,7 @@ mod tests {
             },
             done_pages: done.iter().copied().collect(),
             failed_pages: failed.iter().copied().collect(),
+            folded_pages: Default::default(),
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,
@@ -517,6 +547,33 @@ mod tests {
         assert!(Unit::Spotify(3)
             .describe(&plan)
             .contains("artists (long_term)"));
+    }
+
+    #[test]
+    fn only_a_first_partial_end_of_a_full_sync_folds_its_pages_early() {
+        let mut j = job(Some(5), &[1, 2, 4], &[3]);
+        j.plan.finalize = 1;
+        assert_eq!(j.pages_to_fold_early(), Some(BTreeSet::from([1, 2, 4])));
+        j.kind = JobKind::Rebuild;
+        assert_eq!(j.pages_to_fold_early(), Some(BTreeSet::from([1, 2, 4])));
+        // An incremental sync applies its windows' difference at the end; nothing to fold.
+        j.kind = JobKind::Incremental;
+        assert_eq!(j.pages_to_fold_early(), None);
+        j.kind = JobKind::Full;
+        // Once folded, a second partial end leaves the pages to the finishing step.
+        j.folded_pages = BTreeSet::from([1, 2]);
+        assert_eq!(j.pages_to_fold_early(), None);
+        j.folded_pages.clear();
+        // Only a failed list unit: the finishing step is not held back.
+        let mut lists = job(Some(2), &[1, 2], &[Unit::Artists(1).id()]);
+        lists.plan.finalize = 1;
+        assert_eq!(lists.pages_to_fold_early(), None);
+        // Nothing done yet, or the finishing step already counted.
+        let mut none = job(Some(2), &[], &[1, 2]);
+        none.plan.finalize = 1;
+        assert_eq!(none.pages_to_fold_early(), None);
+        j.done_pages.insert(Unit::Finalize.id());
+        assert_eq!(j.pages_to_fold_early(), None);
     }
 
     #[test]
