@@ -359,8 +359,6 @@ pub fn assert_sorted_by_playcount(songs: &[Value]) {
     }
 }
 
-/// The sync engine wired to the stack's table and the stand-in, but fed from queues the test
-/// owns, so a test can deliver messages twice, concurrently, or crash a worker mid-page.
 /// The deployed functions' Last.fm rate gate (one DynamoDB item), at the stack's rate. A test
 /// that calls the stand-in's Last.fm API itself takes its slots here: a reader outside the
 /// gate drains the stand-in's bucket under a concurrent sync, which then gets error 29.
@@ -382,6 +380,8 @@ pub fn stack_rate_limit() -> f64 {
         .unwrap_or(5.0)
 }
 
+/// The sync engine wired to the stack's table and the stand-in, but fed from queues the test
+/// owns, so a test can deliver messages twice, concurrently, or crash a worker mid-page.
 pub mod engine_harness {
     use std::time::Duration;
 
