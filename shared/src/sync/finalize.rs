@@ -513,3 +513,51 @@ fn planned(label: String, window: Window, lastfm: u64) -> PlannedWindow {
         pages: lastfm.div_ceil(u64::from(PAGE_LIMIT)) as u32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(artist: &str, uts: i64) -> Vec<Scrobble> {
+        vec![Scrobble {
+            artist: artist.into(),
+            title: "t".into(),
+            album: None,
+            uts,
+            loved: None,
+        }]
+    }
+
+    #[test]
+    fn a_job_that_folded_early_refolds_those_pages_and_counts_the_rest_one_by_one() {
+        let pages = BTreeMap::from([
+            (1, page("A", 40)),
+            (2, page("B", 30)),
+            (3, page("A", 20)),
+            (4, page("C", 10)),
+        ]);
+        let mut job = Job::queued(
+            "u",
+            "j",
+            JobKind::Full,
+            "x".into(),
+            "j".into(),
+            Window::default(),
+            0,
+        );
+        let all = PageCounts::of(&job, &pages);
+        assert_eq!(all.fold, aggregate_pages(&pages));
+        assert!(all.late.is_empty());
+
+        job.folded_pages = BTreeSet::from([1, 3]);
+        let split = PageCounts::of(&job, &pages);
+        let early = BTreeMap::from([(1, page("A", 40)), (3, page("A", 20))]);
+        assert_eq!(split.fold, aggregate_pages(&early));
+        assert_eq!(split.fold.len(), 1);
+        assert_eq!(split.fold[0].count, 2);
+        assert_eq!(
+            split.late,
+            vec![(2, aggregate(&pages[&2], 2)), (4, aggregate(&pages[&4], 4))]
+        );
+    }
+}
