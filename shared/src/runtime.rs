@@ -80,8 +80,10 @@ pub fn receive_count(message: &SqsMessage) -> u32 {
         .unwrap_or(1)
 }
 
-/// Runs `handle` on every record; failed records are retried later (and, after
-/// `MAX_RECEIVES`, parked in the dead-letter queue by SQS), the rest are acknowledged.
+/// Runs `handle` on every record of the batch at once (each is independent: another page,
+/// often another user; the Last.fm rate gate spaces their requests). Failed records are
+/// retried later (and, after `MAX_RECEIVES`, parked in the dead-letter queue by SQS), the
+/// rest are acknowledged.
 pub async fn process_batch<M, E, F, Fut>(
     records: Vec<SqsMessage>,
     queues: &Queues,
@@ -94,8 +96,8 @@ where
     F: Fn(M, u32) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
-    let mut failures = Vec::new();
-    for record in records {
+    let handle = &handle;
+    let outcomes = futures::future::join_all(records.into_iter().map(|record| async move {
         let id = record.message_id.clone().unwrap_or_default();
         let attempts = receive_count(&record);
         let parsed = record
@@ -111,23 +113,25 @@ where
                 Err(e)
             }
         };
-        if let Err(e) = outcome {
-            warn!(message_id = %id, attempts, error = %e, "message failed; will retry");
-            if let Some(receipt) = record.receipt_handle.as_deref() {
-                if let Err(e) = queues
-                    .retry_later(queue_url, receipt, retry_delay_secs(attempts))
-                    .await
-                {
-                    warn!(error = %e, "could not shorten the retry delay");
-                }
+        let Err(e) = outcome else {
+            return None;
+        };
+        warn!(message_id = %id, attempts, error = %e, "message failed; will retry");
+        if let Some(receipt) = record.receipt_handle.as_deref() {
+            if let Err(e) = queues
+                .retry_later(queue_url, receipt, retry_delay_secs(attempts))
+                .await
+            {
+                warn!(error = %e, "could not shorten the retry delay");
             }
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
         }
-    }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        Some(failure)
+    }))
+    .await;
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
+    response.batch_item_failures = outcomes.into_iter().flatten().collect();
     response
 }
 
@@ -183,6 +187,61 @@ impl Meter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn record(id: &str, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.into());
+        m.body = Some(body.into());
+        m
+    }
+
+    /// A client that is never called: records without a receipt handle skip the retry delay.
+    fn offline_queues() -> Queues {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .build();
+        Queues::new(aws_sdk_sqs::Client::from_conf(config), "start", "page")
+    }
+
+    #[tokio::test]
+    async fn a_batch_runs_its_records_at_once_and_reports_only_the_failed_ones() {
+        // Both readable records must be inside the handler together to pass the barrier: run
+        // one after the other, the batch would never finish.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let records = vec![
+            record("ok", "1"),
+            record("fails", "2"),
+            record("unreadable", "not json"),
+        ];
+        let response = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            process_batch(records, &offline_queues(), "page", |n: u32, _| {
+                let barrier = barrier.clone();
+                async move {
+                    barrier.wait().await;
+                    if n == 2 {
+                        Err("page 2 failed")
+                    } else {
+                        Ok(())
+                    }
+                }
+            }),
+        )
+        .await
+        .expect("the records ran one after the other");
+        let mut failed: Vec<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        failed.sort();
+        assert_eq!(failed, vec!["fails".to_string(), "unreadable".to_string()]);
+    }
+
     #[test]
     fn retry_delays_grow_and_are_capped() {
         let d: Vec<i32> = (1..=9).map(super::retry_delay_secs).collect();

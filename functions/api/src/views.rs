@@ -211,6 +211,7 @@ mod tests {
             done_pages: [1].into(),
             failed_pages: Default::default(),
             folded_pages: Default::default(),
+            prior_rows: None,
             scrobbles_total: 800,
             scrobbles_done: 200,
             tracks_added: 0,

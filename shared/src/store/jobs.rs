@@ -9,6 +9,7 @@ use super::keys;
 use super::{Store, StoreError};
 use crate::lastfm::Window;
 use crate::sync::job::{Job, JobKind, JobStatus, PlannedWindow, Repair, UnitPlan};
+use crate::sync::messages::SweepTarget;
 
 /// What a job's start learned from the first pages, recorded once on the job.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +19,8 @@ pub struct JobTotals<'a> {
     pub scrobbles_total: u64,
     pub artists_total: u64,
     pub newest_uts: Option<i64>,
+    /// See [`Job::prior_rows`].
+    pub prior_rows: Option<&'a BTreeSet<SweepTarget>>,
 }
 
 fn json_attr<T: serde::de::DeserializeOwned + Default>(
@@ -92,6 +95,7 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
         done_pages: attr::get_ns(item, "done_pages")?,
         failed_pages: attr::get_ns(item, "failed_pages")?,
         folded_pages: attr::get_ns(item, "folded_pages")?,
+        prior_rows: json_attr(item, "prior_rows")?,
         scrobbles_total: attr::get_n_opt(item, "scrobbles_total")?.unwrap_or(0),
         scrobbles_done: attr::get_n_opt(item, "scrobbles_done")?.unwrap_or(0),
         tracks_added: attr::get_n_opt(item, "tracks_added")?.unwrap_or(0),
@@ -249,6 +253,36 @@ impl Store {
         from_item(&job.user_id, &item)
     }
 
+    /// Which of the kinds of rows a sweep removes the user has at all (see
+    /// [`Job::prior_rows`]). One key-only read of at most one item per kind.
+    pub async fn rows_present(&self, user_id: &str) -> Result<BTreeSet<SweepTarget>, StoreError> {
+        let mut present = BTreeSet::new();
+        for (target, prefix) in [
+            (SweepTarget::Tracks, keys::TRACK_PREFIX),
+            (SweepTarget::LastfmArtists, keys::ARTIST_PREFIX),
+            (SweepTarget::Loved, keys::LOVED_PREFIX),
+        ] {
+            self.metrics.read();
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", attr::s(keys::user_pk(user_id)))
+                .expression_attribute_values(":prefix", attr::s(prefix))
+                .projection_expression("sk")
+                .limit(1)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            if out.count > 0 {
+                present.insert(target);
+            }
+        }
+        Ok(present)
+    }
+
     /// Records what the first pages told us. Idempotent: a retried start keeps the first answer.
     pub async fn set_job_totals(
         &self,
@@ -262,6 +296,7 @@ impl Store {
             scrobbles_total,
             artists_total,
             newest_uts,
+            prior_rows,
         } = *totals;
         let mut update = String::from(
             "SET pages_total = if_not_exists(pages_total, :pages), \
@@ -292,6 +327,10 @@ impl Store {
         if let Some(newest) = newest_uts {
             update.push_str(", newest_uts = if_not_exists(newest_uts, :newest)");
             values.push((":newest", attr::n(newest)));
+        }
+        if let Some(prior) = prior_rows {
+            update.push_str(", prior_rows = if_not_exists(prior_rows, :prior)");
+            values.push((":prior", to_json(prior)));
         }
         self.update_job(job, &update, "#status IN (:queued, :running)", values)
             .await

@@ -273,6 +273,7 @@ pub async fn request_rebuild(
         .try_collect::<Vec<_>>()
         .await?;
     // The pages are counted into the tracks by the finishing step, as for a full sync.
+    let prior_rows = store.rows_present(user_id).await?;
     let plan = super::job::UnitPlan {
         scrobble_pages: page_count,
         finalize: 1,
@@ -287,6 +288,7 @@ pub async fn request_rebuild(
                 scrobbles_total: rows.len() as u64,
                 artists_total: 0,
                 newest_uts: None,
+                prior_rows: Some(&prior_rows),
             },
             now,
         )
@@ -361,6 +363,7 @@ mod tests {
             done_pages: Default::default(),
             failed_pages: Default::default(),
             folded_pages: Default::default(),
+            prior_rows: None,
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,

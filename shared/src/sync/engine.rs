@@ -167,6 +167,13 @@ impl<G: RateGate> Engine<G> {
         if job.spotify {
             plan.spotify_lists = super::job::SPOTIFY_LISTS.len() as u32;
         }
+        // Checked before this job writes a row; a retried start keeps the first answer. (A
+        // rebuild records its own when it is requested; an incremental sync sweeps only lists
+        // it re-read, which the user has.)
+        let prior_rows = match job.kind {
+            JobKind::Full => Some(self.store.rows_present(user_id).await?),
+            JobKind::Rebuild | JobKind::Incremental => None,
+        };
         let job = self
             .store
             .set_job_totals(
@@ -177,6 +184,7 @@ impl<G: RateGate> Engine<G> {
                     scrobbles_total,
                     artists_total,
                     newest_uts: newest,
+                    prior_rows: prior_rows.as_ref(),
                 },
                 now_secs(),
             )
@@ -750,20 +758,7 @@ impl<G: RateGate> Engine<G> {
                 "job finished"
             );
             if status == JobStatus::Done {
-                let mut sweeps = Vec::new();
-                if finished.kind != JobKind::Incremental && finished.plan.scrobble_pages > 0 {
-                    sweeps.push(SweepTarget::Tracks);
-                }
-                if finished.plan.artist_pages > 0
-                    || (finished.kind == JobKind::Full && !finished.lastfm_user.is_empty())
-                {
-                    sweeps.push(SweepTarget::LastfmArtists);
-                }
-                if finished.plan.loved_pages > 0
-                    || (finished.kind == JobKind::Full && !finished.lastfm_user.is_empty())
-                {
-                    sweeps.push(SweepTarget::Loved);
-                }
+                let sweeps = finished.sweeps();
                 let messages: Vec<WorkMessage> = sweeps
                     .into_iter()
                     .map(|target| WorkMessage::Sweep {

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::messages::SweepTarget;
 use crate::lastfm::Window;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +104,10 @@ pub struct Job {
     /// partial: set once, by the first partial end, and kept when the job is resumed. Empty
     /// otherwise. See [`Job::pages_to_fold_early`].
     pub folded_pages: BTreeSet<u32>,
+    /// Which kinds of rows a sweep could find stale: those the user already had when the job
+    /// started (a full sync or rebuild checks at its start). None when unknown, so every
+    /// sweep runs.
+    pub prior_rows: Option<BTreeSet<SweepTarget>>,
     pub scrobbles_total: u64,
     pub scrobbles_done: u64,
     /// Tracks this job added to its generation (for a full sync: every track it found).
@@ -149,6 +154,7 @@ impl Job {
             done_pages: Default::default(),
             failed_pages: Default::default(),
             folded_pages: Default::default(),
+            prior_rows: None,
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,
@@ -222,6 +228,28 @@ impl Job {
             .filter(|p| self.done_pages.contains(p))
             .collect();
         (!done.is_empty()).then_some(done)
+    }
+
+    /// What a job that ended `done` leaves to sweep: tracks of an older generation after a
+    /// full sync or rebuild, artists and loved tracks its refresh did not see. A kind of row
+    /// the user had none of when the job started cannot be stale, so a first sync sweeps
+    /// nothing: on DynamoDB that saves reading every track again; on the local emulator, minutes.
+    pub fn sweeps(&self) -> Vec<SweepTarget> {
+        let full = self.kind == JobKind::Full && !self.lastfm_user.is_empty();
+        let mut sweeps = Vec::new();
+        if self.kind != JobKind::Incremental && self.plan.scrobble_pages > 0 {
+            sweeps.push(SweepTarget::Tracks);
+        }
+        if self.plan.artist_pages > 0 || full {
+            sweeps.push(SweepTarget::LastfmArtists);
+        }
+        if self.plan.loved_pages > 0 || full {
+            sweeps.push(SweepTarget::Loved);
+        }
+        if let Some(prior) = &self.prior_rows {
+            sweeps.retain(|t| prior.contains(t));
+        }
+        sweeps
     }
 
     /// The plan's units in the order they are queued. A full sync queues its list units
@@ -466,6 +494,7 @@ mod tests {
             done_pages: done.iter().copied().collect(),
             failed_pages: failed.iter().copied().collect(),
             folded_pages: Default::default(),
+            prior_rows: None,
             scrobbles_total: 0,
             scrobbles_done: 0,
             tracks_added: 0,
@@ -608,5 +637,25 @@ mod tests {
         let j = job(Some(2), &[], &[]);
         assert!(!j.is_stalled(100 + STALL_AFTER_SECS));
         assert!(j.is_stalled(101 + STALL_AFTER_SECS));
+    }
+
+    #[test]
+    fn sweeps_only_what_the_user_had_before_the_job() {
+        use SweepTarget::*;
+        let mut j = job(Some(3), &[], &[]);
+        j.plan.artist_pages = 1;
+        // Not known (a job from before the check): everything the job refreshed.
+        assert_eq!(j.sweeps(), vec![Tracks, LastfmArtists, Loved]);
+        // A first sync: nothing can be stale.
+        j.prior_rows = Some(BTreeSet::new());
+        assert!(j.sweeps().is_empty());
+        j.prior_rows = Some(BTreeSet::from([Tracks, Loved]));
+        assert_eq!(j.sweeps(), vec![Tracks, Loved]);
+        // An incremental sync keeps older tracks; its lists are swept when it re-read them.
+        j.kind = JobKind::Incremental;
+        j.prior_rows = None;
+        assert_eq!(j.sweeps(), vec![LastfmArtists]);
+        j.plan.artist_pages = 0;
+        assert!(j.sweeps().is_empty());
     }
 }
