@@ -268,7 +268,7 @@ async fn the_export_holds_every_kind_of_data_and_no_secret() {
     assert!(!kinds.contains_key("secret") && !kinds.contains_key("oauth_state"));
     let job = exported.iter().find(|i| i["entity"] == "job").unwrap();
     assert_eq!(job["status"], "done");
-    assert!(job["done_pages"].is_array(), "progress is exported: {job}");
+    assert!(job["done_units"].is_array(), "progress is exported: {job}");
     let prefs = exported
         .iter()
         .find(|i| i["entity"] == "preferences")

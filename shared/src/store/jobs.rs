@@ -92,7 +92,8 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
             spotify_lists: attr::get_n_opt(item, "spotify_lists")?.unwrap_or(0),
             finalize: attr::get_n_opt(item, "finalize")?.unwrap_or(0),
         },
-        done_pages: attr::get_ns(item, "done_pages")?,
+        // `done_pages` (a number set) is where jobs from before `done_units` counted.
+        done_pages: &attr::get_ns(item, "done_pages")? | &attr::get_ns(item, "done_units")?,
         failed_pages: attr::get_ns(item, "failed_pages")?,
         folded_pages: attr::get_ns(item, "folded_pages")?,
         prior_rows: json_attr(item, "prior_rows")?,
@@ -362,10 +363,14 @@ impl Store {
         let result = self
             .update_job(
                 job,
-                "ADD done_pages :page, scrobbles_done :scrobbles, tracks_added :added \
+                "ADD done_units :unit, scrobbles_done :scrobbles, tracks_added :added \
                  SET updated_at = :now DELETE failed_pages :page",
-                "(attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) AND #status = :running",
+                "(attribute_not_exists(done_units) OR NOT contains(done_units, :u)) \
+                 AND (attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) \
+                 AND #status = :running",
                 vec![
+                    (":unit", attr::ss_u32([page])),
+                    (":u", attr::s(page.to_string())),
                     (":page", attr::ns([page])),
                     (":n", attr::n(page)),
                     (":scrobbles", attr::n(scrobbles)),
@@ -473,9 +478,11 @@ impl Store {
             .update_job(
                 job,
                 "ADD failed_pages :page SET updated_at = :now, errors = list_append(if_not_exists(errors, :empty), :msg)",
-                "(attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) \
+                "(attribute_not_exists(done_units) OR NOT contains(done_units, :u)) \
+                 AND (attribute_not_exists(done_pages) OR NOT contains(done_pages, :n)) \
                  AND (attribute_not_exists(failed_pages) OR NOT contains(failed_pages, :n)) AND #status = :running",
                 vec![
+                    (":u", attr::s(page.to_string())),
                     (":page", attr::ns([page])),
                     (":n", attr::n(page)),
                     (":now", attr::n(now)),

@@ -19,6 +19,7 @@ use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
 use crate::store::jobs::JobTotals;
 use crate::store::lastfm_lists::{LastfmArtist, ListName, LovedEntry};
+use crate::store::library::ArtistRow;
 use crate::store::tracks::TrackWrite;
 use crate::store::{Store, StoreError};
 
@@ -476,18 +477,39 @@ impl<G: RateGate> Engine<G> {
             .await?;
         let current = self.store.get_artists(&job.user_id, &keys).await?;
         // A refresh moves few ranks; rows that already say the same are left alone.
-        let changed = by_key
+        let changed: Vec<(&LastfmArtist, Option<&ArtistRow>)> = by_key
             .values()
-            .filter(|a| !current.get(&a.key).is_some_and(|row| a.already_on(row)));
-        stream::iter(changed)
-            .map(|artist| {
-                let existing = current.get(&artist.key).cloned();
-                self.write_artist(job, artist, existing)
-            })
-            .buffer_unordered(WRITE_CONCURRENCY)
+            .filter(|a| !current.get(&a.key).is_some_and(|row| a.already_on(row)))
+            .map(|a| (a, current.get(&a.key)))
+            .collect();
+        stream::iter(changed.chunks(TRANSACTION_ITEMS))
+            .map(|chunk| self.write_artists(job, chunk))
+            .buffer_unordered(TRANSACTION_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
         self.count_unit(job, Unit::Artists(page), 0).await
+    }
+
+    /// Writes a slice of artist rows in one transaction; when another writer moved one of
+    /// them, the slice goes row by row instead, each re-read when its check fails.
+    async fn write_artists(
+        &self,
+        job: &Job,
+        chunk: &[(&LastfmArtist, Option<&ArtistRow>)],
+    ) -> Result<(), StoreError> {
+        if self
+            .store
+            .write_lastfm_artists(&job.user_id, chunk, &job.job_id)
+            .await?
+        {
+            return Ok(());
+        }
+        stream::iter(chunk)
+            .map(|(artist, existing)| self.write_artist(job, artist, existing.cloned()))
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 
     async fn write_artist(
