@@ -86,8 +86,8 @@ demo: up
 
 # Two runs: the plan's setting (5 requests/s, 500 ms per Last.fm answer), and a fast stand-in
 # (50 requests/s, 20 ms, 16 workers: its rate bound is 22 s, and the finishing step's fold of
-# ~55,000 tracks takes the local emulator ~21 s more, see docs/PERFORMANCE.md); then the stack
-# goes back to defaults.
+# ~55,000 tracks takes the local emulator ~25-30 s more, see docs/PERFORMANCE.md); then the
+# stack goes back to defaults.
 bench-sync:
 	@$(MAKE) --no-print-directory up
 	@$(WITH_STACK_ENV) cargo run -q --release -p karaoke-cli -- bench-sync --latency-ms 500 --label "heavy, 500 ms, 5 req/s"
