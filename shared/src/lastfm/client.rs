@@ -49,6 +49,8 @@ pub struct LastfmClient<G> {
     config: LastfmConfig,
     gate: G,
     retry: RetryPolicy,
+    /// One request of this process at a time (see [`Self::send_once`]).
+    in_flight: tokio::sync::Semaphore,
 }
 
 pub const PAGE_LIMIT: u32 = 200;
@@ -68,6 +70,7 @@ impl<G: RateGate> LastfmClient<G> {
             config,
             gate,
             retry: RetryPolicy::default(),
+            in_flight: tokio::sync::Semaphore::new(1),
         })
     }
 
@@ -183,7 +186,17 @@ impl<G: RateGate> LastfmClient<G> {
         }
     }
 
+    /// The gate spaces requests at the rate, but a server that stalls (or a client starved of
+    /// CPU) can see every request waiting on its slot arrive at once; Last.fm and the stand-in
+    /// allow a burst of about one second's worth. So a process sends one request at a time, and
+    /// reserves its slot only when it is next: all workers together have at most one request
+    /// each in flight, as when an invocation took a single page, though it now runs ten.
     async fn send_once(&self, params: &[(&str, String)]) -> Result<Value, LastfmError> {
+        let _turn = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|e| LastfmError::Gate(e.to_string()))?;
         self.gate.acquire().await?;
         let mut query: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         query.push(("api_key", self.config.api_key.as_str()));
@@ -222,5 +235,71 @@ impl<G: RateGate> LastfmClient<G> {
         } else {
             LastfmError::Transport(e.without_url().to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::store::rate_gate::LocalRateGate;
+
+    /// A Last.fm that answers every request "user not found" (permanent: no retries) after
+    /// 50 ms, and records the most requests it was ever serving at once.
+    async fn slow_lastfm() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/2.0/", listener.local_addr().unwrap());
+        let peak = Arc::new(AtomicUsize::new(0));
+        let serving = Arc::new(AtomicUsize::new(0));
+        let seen = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let (peak, serving) = (peak.clone(), serving.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let now = serving.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    serving.fetch_sub(1, Ordering::SeqCst);
+                    let body = r#"{"error":6,"message":"User not found"}"#;
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_process_has_one_request_in_flight_however_many_callers() {
+        let (api_url, peak) = slow_lastfm().await;
+        let client = LastfmClient::new(
+            LastfmConfig {
+                api_url,
+                api_key: "k".into(),
+                rate_limit: 1000.0,
+                timeout: Duration::from_secs(5),
+            },
+            LocalRateGate::new(1000.0),
+        )
+        .unwrap();
+        let answers = futures::future::join_all((0..5).map(|_| client.user_info("nobody"))).await;
+        assert!(answers.iter().all(|a| a.is_err()), "every call is answered");
+        assert_eq!(peak.load(Ordering::SeqCst), 1, "requests overlapped");
     }
 }
