@@ -274,11 +274,7 @@ impl Store {
         artists: &[(&LastfmArtist, Option<&ArtistRow>)],
         job_id: &str,
     ) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-        if artists.is_empty() {
-            return Ok(true);
-        }
         let items = artists
             .iter()
             .map(|(artist, existing)| {
@@ -295,29 +291,7 @@ impl Store {
                     .map_err(|e| StoreError::Dynamo(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.metrics.write();
-        match self
-            .db
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(e))
-                    if e.cancellation_reasons().iter().any(|r| {
-                        matches!(
-                            r.code(),
-                            Some("ConditionalCheckFailed" | "TransactionConflict")
-                        )
-                    }) =>
-                {
-                    Ok(false)
-                }
-                _ => Err(StoreError::from_sdk(err)),
-            },
-        }
+        Ok(self.transact_checked(items).await?.is_empty())
     }
 
     /// Artists whose Last.fm part was last written by a refresh other than `job_id`, a batch at

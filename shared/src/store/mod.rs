@@ -88,4 +88,52 @@ impl Store {
     pub fn client(&self) -> &Client {
         &self.db
     }
+
+    /// Sends one transaction of version-checked writes: all or none. Returns the positions whose
+    /// check failed (or that another transaction held): those must be re-read and merged again;
+    /// an empty list means every write went in.
+    pub(crate) async fn transact_checked(
+        &self,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<Vec<usize>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.metrics.write();
+        let err = match self
+            .db
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(Vec::new()),
+            Err(err) => err,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error()
+        else {
+            return Err(StoreError::from_sdk(err));
+        };
+        let reasons = e.cancellation_reasons();
+        let retry: Vec<usize> = reasons
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                matches!(
+                    r.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if retry.is_empty() {
+            // Cancelled for another reason (throttling, validation): say so.
+            return Err(StoreError::Dynamo(format!(
+                "transaction cancelled: {:?}",
+                reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+            )));
+        }
+        Ok(retry)
+    }
 }

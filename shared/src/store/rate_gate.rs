@@ -77,16 +77,16 @@ impl DynamoRateGate {
         }
     }
 
-    /// Idle gate: takes the slot at `now`. False when the gate is busy (another worker
-    /// restarted it first).
-    async fn restart(&self, now: i64) -> Result<bool, StoreError> {
+    /// Sets the next free slot to `next` if it is still before `before`. False when it is not
+    /// (the gate is busy up to then). Restarts an idle gate and pauses a busy one.
+    async fn move_to(&self, next: i64, before: i64) -> Result<bool, StoreError> {
         self.store.metrics.write();
         let result = self
             .update()
             .update_expression("SET next_ms = :next")
-            .condition_expression("attribute_not_exists(next_ms) OR next_ms < :now")
-            .expression_attribute_values(":next", attr::n(now + self.interval_ms))
-            .expression_attribute_values(":now", attr::n(now))
+            .condition_expression("attribute_not_exists(next_ms) OR next_ms < :before")
+            .expression_attribute_values(":next", attr::n(next))
+            .expression_attribute_values(":before", attr::n(before))
             .send()
             .await
             .map_err(StoreError::from_sdk);
@@ -114,7 +114,8 @@ impl DynamoRateGate {
                 return Ok(slot);
             }
         }
-        if self.restart(now).await? {
+        // Idle gate: take the slot at `now`, unless another worker restarted it first.
+        if self.move_to(now + self.interval_ms, now).await? {
             self.idle_last.store(true, Relaxed);
             return Ok(now);
         }
@@ -142,19 +143,10 @@ impl RateGate for DynamoRateGate {
     /// failed condition means another worker reserved or paused past that point.
     async fn back_off(&self, pause: Duration) {
         let until = now_ms() + pause.as_millis() as i64;
-        self.store.metrics.write();
-        let result = self
-            .update()
-            .update_expression("SET next_ms = :until")
-            .condition_expression("attribute_not_exists(next_ms) OR next_ms < :until")
-            .expression_attribute_values(":until", attr::n(until))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk);
-        match result {
-            Ok(_) | Err(StoreError::Conflict) => {}
+        // False is fine: another worker reserved or paused past that point.
+        if let Err(e) = self.move_to(until, until).await {
             // The pause is advice: the retry's own backoff still spaces the next attempt.
-            Err(e) => tracing::warn!(error = %e, "could not pause the rate gate"),
+            tracing::warn!(error = %e, "could not pause the rate gate");
         }
     }
 }

@@ -136,11 +136,7 @@ impl Store {
         user_id: &str,
         writes: &[TrackWrite],
     ) -> Result<Vec<usize>, StoreError> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
         let items = writes
             .iter()
             .map(|w| {
@@ -156,42 +152,7 @@ impl Store {
                     .map_err(|e| StoreError::Dynamo(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.metrics.write();
-        match self
-            .db
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Vec::new()),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                    let reasons = e.cancellation_reasons();
-                    let retry: Vec<usize> = reasons
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| {
-                            matches!(
-                                r.code(),
-                                Some("ConditionalCheckFailed" | "TransactionConflict")
-                            )
-                        })
-                        .map(|(i, _)| i)
-                        .collect();
-                    if retry.is_empty() {
-                        // Cancelled for another reason (throttling, validation): say so.
-                        Err(StoreError::Dynamo(format!(
-                            "transaction cancelled: {:?}",
-                            reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
-                        )))
-                    } else {
-                        Ok(retry)
-                    }
-                }
-                _ => Err(StoreError::from_sdk(err)),
-            },
-        }
+        self.transact_checked(items).await
     }
 
     /// Tracks of a generation other than `keep`, a batch at a time (for the post-sync sweep).
