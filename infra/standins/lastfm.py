@@ -164,6 +164,14 @@ class Config:
         # user (lowercase) -> pages of user.getRecentTracks that always answer error 8, to model
         # the page of a big history that Last.fm keeps failing on.
         self.failing_pages: dict[str, set[int]] = {}
+        self.error29_next = 0  # the next N API requests answer error 29
+
+    def take_error29(self) -> bool:
+        with self.lock:
+            if self.error29_next > 0:
+                self.error29_next -= 1
+                return True
+            return False
 
     def page_fails(self, user: str, page: int) -> bool:
         with self.lock:
@@ -177,6 +185,11 @@ class Config:
                         self.failing_pages[user.lower()] = {int(p) for p in pages}
                     else:
                         self.failing_pages.pop(user.lower(), None)
+            if "error29_next" in body:
+                n = int(body["error29_next"])
+                if n < 0:
+                    raise ValueError("error29_next must be >= 0")
+                self.error29_next = n
             if "latency_ms" in body:
                 self.latency_ms = max(0.0, float(body["latency_ms"]))
             if "stall_seconds" in body:
@@ -214,7 +227,7 @@ class Config:
         with self.lock:
             return {"latency_ms": self.latency_ms, "rate_limit": self.rate_limit,
                     "faults": dict(self.faults), "stall_seconds": self.stall_seconds,
-                    "fault_seed": self.fault_seed,
+                    "fault_seed": self.fault_seed, "error29_next": self.error29_next,
                     "failing_pages": {u: sorted(p) for u, p in self.failing_pages.items()}}
 
 
@@ -314,6 +327,7 @@ def _int_param(params, name, default=None, minimum=None):
 
 def get_recent_tracks(state, params):
     spec, h = _user(state, params)
+    h.recent_request()  # counts the request and applies the scheduled edits that are due
     if spec.private:
         raise ApiError(17, 403)
     limit = _int_param(params, "limit", 50, 1)
@@ -538,7 +552,7 @@ class Handler(BaseHTTPRequestHandler):
         st.stats.arrival(method if method in METHODS else (method or "(none)"),
                          params.get("user") or "")
         cfg = st.config
-        allowed = cfg.bucket.take()
+        allowed = not cfg.take_error29() and cfg.bucket.take()
         latency = cfg.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
@@ -654,21 +668,54 @@ class Handler(BaseHTTPRequestHandler):
                 if period not in PERIOD_DAYS:
                     return self._fail(400, "unknown period")
                 return self._ok(h.artists_truth(period))
+            if path == "/_admin/scrobbles" and cmd == "GET":
+                spec, h = self._admin_user(q.get("user"))
+                if spec is None:
+                    return self._fail(404, "unknown user")
+                offset = int(q.get("offset") or 0)
+                limit = int(q["limit"]) if q.get("limit") else None
+                if offset < 0 or (limit is not None and limit < 0):
+                    return self._fail(400, "offset and limit must be >= 0")
+                total, items = h.list_scrobbles(_opt_int(q, "from"), _opt_int(q, "to"), offset, limit)
+                return self._ok({"user": spec.name, "total": total, "scrobbles": items})
             if path == "/_admin/scrobbles" and cmd in ("POST", "DELETE"):
                 b = self._json_body()
                 spec, h = self._admin_user(b.get("user"))
                 if spec is None:
                     return self._fail(404, "unknown user")
                 if cmd == "POST":
-                    scr = b.get("scrobbles") or []
-                    for s in scr:
-                        if not s.get("artist") or not s.get("title") or "uts" not in s:
-                            return self._fail(400, "each scrobble needs artist, title, uts")
-                    total = h.add_scrobbles(scr)
-                    return self._ok({"user": spec.name, "added": len(scr), "total_scrobbles": total})
-                if not h.delete_scrobble(int(b["uts"]), str(b["artist"]), str(b["title"])):
+                    adds = _adds(b.get("scrobbles"))
+                    r = h.edit(adds=adds, force=_force(b), now=time.time())
+                    return self._ok({"user": spec.name, "added": r["added"], "ignored": r["ignored"],
+                                     "total_scrobbles": r["total_scrobbles"]})
+                if "scrobbles" in b:
+                    r = h.edit(deletes=_deletes(b["scrobbles"]))
+                    return self._ok({"user": spec.name, "deleted": r["deleted"],
+                                     "missing": r["missing"], "total_scrobbles": r["total_scrobbles"]})
+                if not h.edit(deletes=_deletes([b]))["deleted"]:
                     return self._fail(404, "no matching scrobble")
                 return self._ok({"user": spec.name, "deleted": 1, "total_scrobbles": h.total()})
+            if path == "/_admin/edits":
+                if cmd == "GET":
+                    spec, h = self._admin_user(q.get("user"))
+                elif cmd in ("POST", "DELETE"):
+                    b = self._json_body()
+                    spec, h = self._admin_user(b.get("user"))
+                else:
+                    return self._fail(405, "method not allowed")
+                if spec is None:
+                    return self._fail(404, "unknown user")
+                if cmd == "GET":
+                    return self._ok(h.edits_json())
+                if cmd == "DELETE":
+                    return self._ok({"user": spec.name, "cleared": h.clear_edits()})
+                n = int(b["after_requests"])
+                if n < 0:
+                    return self._fail(400, "after_requests must be >= 0")
+                adds = _adds(b.get("add"))
+                deletes = _deletes(b.get("delete") or [])
+                e = h.schedule_edit(n, adds, deletes, _force(b))
+                return self._ok({"user": spec.name, **e})
             if path == "/_admin/loved" and cmd in ("POST", "DELETE"):
                 b = self._json_body()
                 spec, h = self._admin_user(b.get("user"))
@@ -700,6 +747,39 @@ class Handler(BaseHTTPRequestHandler):
     def _fail(self, status, msg) -> int:
         self._send(status, json.dumps({"error": msg}).encode())
         return status
+
+
+def _opt_int(q, name):
+    return int(q[name]) if q.get(name) else None
+
+
+def _force(body):
+    f = body.get("force", False)
+    if not isinstance(f, bool):
+        raise ValueError("force must be true or false")
+    return f
+
+
+def _adds(scrobbles):
+    """Validated [(artist, title, album, uts)]; ValueError (400) if one lacks artist, title or uts."""
+    out = []
+    for x in scrobbles or []:
+        if not isinstance(x, dict) or not x.get("artist") or not x.get("title") or "uts" not in x:
+            raise ValueError("each scrobble needs artist, title, uts")
+        out.append((str(x["artist"]), str(x["title"]), str(x.get("album") or ""), int(x["uts"])))
+    return out
+
+
+def _deletes(scrobbles):
+    """Validated [(uts, artist, title)]; ValueError (400) if one lacks uts, artist or title."""
+    if not isinstance(scrobbles, list):
+        raise ValueError("scrobbles must be a list")
+    out = []
+    for x in scrobbles:
+        if not isinstance(x, dict) or not x.get("artist") or not x.get("title") or "uts" not in x:
+            raise ValueError("each scrobble to delete needs uts, artist, title")
+        out.append((int(x["uts"]), str(x["artist"]), str(x["title"])))
+    return out
 
 
 class Server(ThreadingHTTPServer):

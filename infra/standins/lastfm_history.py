@@ -24,6 +24,7 @@ import math
 import random
 import re
 import threading
+import time
 import unicodedata
 from urllib.parse import quote_plus
 
@@ -32,6 +33,13 @@ FIFTEEN_YEARS = 15 * 365 * 86400
 AVG_SECONDS_PER_SCROBBLE = 2160  # 40 scrobbles/day: 219,625 scrobbles ~ 15 years
 SAME_SECOND_RATE = 0.012  # probability that a scrobble shares the previous scrobble's second
 SESSION_START_RATE = 0.07
+# Last.fm accepts a scrobble back-dated at most 14 days and at most 300 s ahead of its clock
+SCROBBLE_MAX_AGE = 14 * 86400  # 1,209,600 s
+SCROBBLE_MAX_AHEAD = 300
+
+
+def scrobble_accepted(uts: int, now: float) -> bool:
+    return now - SCROBBLE_MAX_AGE <= uts <= now + SCROBBLE_MAX_AHEAD
 
 _MARKS = re.compile("[\u0300-\u036f]")
 
@@ -247,6 +255,11 @@ class History:
         self._groups_cache = None
         self._top_cache: dict = {}
         self.view = ([], [])  # (neg_uts ascending, sids)
+        # scheduled edits (see schedule_edit) and the user.getRecentTracks requests counted
+        self.edits_pending: list[dict] = []
+        self.edits_applied: list[dict] = []
+        self._edit_seq = 0
+        self.recent_requests = 0
         _generate(self, spec.scrobbles, spec.seed, spec.now_playing, spec.artists)
         _generate_loved(self, spec.scrobbles, spec.seed, spec.artists)
 
@@ -497,17 +510,112 @@ class History:
         self._sp_index[(artist, title, album)] = sid
         return sid
 
-    def add_scrobbles(self, scrobbles):
-        with self.lock:
-            neg, sids = list(self.view[0]), list(self.view[1])
-            for s in scrobbles:
-                sid = self._spelling_for(str(s["artist"]), str(s["title"]), str(s.get("album") or ""))
-                n = -int(s["uts"])
-                i = bisect.bisect_right(neg, n)  # after existing scrobbles of the same second
-                neg.insert(i, n)
-                sids.insert(i, sid)
+    def _edit_locked(self, adds=(), deletes=(), force=False, now=None):
+        """Applies deletes, then adds, to one copy of the history and publishes it once (the caller
+        holds ``self.lock``).  ``adds`` are (artist, title, album, uts), ``deletes`` (uts, artist,
+        title).  Without ``force`` an add outside [now - 14 days, now + 300 s] is ignored, as
+        Last.fm ignores it.  Returns {added, ignored, deleted, missing}."""
+        res = {"added": 0, "ignored": 0, "deleted": 0, "missing": 0}
+        if not adds and not deletes:
+            return res
+        if now is None:
+            now = time.time()
+        neg, sids = list(self.view[0]), list(self.view[1])
+        for uts, artist, title in deletes:
+            n = -uts
+            i = bisect.bisect_left(neg, n)
+            while i < len(neg) and neg[i] == n:
+                s = sids[i]
+                if self.sp_artist[s] == artist and self.sp_title[s] == title:
+                    del neg[i], sids[i]
+                    res["deleted"] += 1
+                    break
+                i += 1
+            else:
+                res["missing"] += 1
+        for artist, title, album, uts in adds:
+            if not force and not scrobble_accepted(uts, now):
+                res["ignored"] += 1
+                continue
+            sid = self._spelling_for(artist, title, album)
+            i = bisect.bisect_right(neg, -uts)  # after existing scrobbles of the same second
+            neg.insert(i, -uts)
+            sids.insert(i, sid)
+            res["added"] += 1
+        if res["added"] or res["deleted"]:
             self.view = (neg, sids)
-            return len(neg)
+        return res
+
+    def edit(self, adds=(), deletes=(), force=False, now=None):
+        """Thread-safe :meth:`_edit_locked`; the result also holds ``total_scrobbles``."""
+        with self.lock:
+            res = self._edit_locked(adds, deletes, force, now)
+            res["total_scrobbles"] = len(self.view[0])
+            return res
+
+    def add_scrobbles(self, scrobbles, force=True, now=None):
+        adds = [(str(s["artist"]), str(s["title"]), str(s.get("album") or ""), int(s["uts"]))
+                for s in scrobbles]
+        return self.edit(adds=adds, force=force, now=now)["total_scrobbles"]
+
+    # ---- scheduled edits -----------------------------------------------------------------
+    def schedule_edit(self, after_requests, adds, deletes, force):
+        """Queues an edit applied just before the (after_requests + 1)-th user.getRecentTracks
+        request that reaches the method from now on.  Returns its pending entry."""
+        with self.lock:
+            self._edit_seq += 1
+            e = {"id": self._edit_seq, "remaining": int(after_requests), "add": list(adds),
+                 "delete": list(deletes), "force": bool(force)}
+            self.edits_pending.append(e)
+            return self._pending_json(e)
+
+    def recent_request(self, now=None):
+        """Called once per user.getRecentTracks request that reaches the method, before it reads
+        the history: counts it and applies the edits that are due (each exactly once, in id
+        order, under the lock)."""
+        with self.lock:
+            self.recent_requests += 1
+            if not self.edits_pending:
+                return
+            waiting = []
+            for e in self.edits_pending:
+                if e["remaining"] > 0:
+                    e["remaining"] -= 1
+                    waiting.append(e)
+                    continue
+                r = self._edit_locked(e["add"], e["delete"], e["force"], now)
+                self.edits_applied.append({"id": e["id"], "at_request": self.recent_requests, **r})
+            self.edits_pending = waiting
+
+    def clear_edits(self):
+        with self.lock:
+            n = len(self.edits_pending)
+            self.edits_pending = []
+            return n
+
+    @staticmethod
+    def _pending_json(e):
+        return {"id": e["id"], "remaining": e["remaining"], "adds": len(e["add"]),
+                "deletes": len(e["delete"])}
+
+    def edits_json(self):
+        with self.lock:
+            return {"user": self.spec.name, "recent_tracks_requests": self.recent_requests,
+                    "pending": [self._pending_json(e) for e in self.edits_pending],
+                    "applied": [dict(a) for a in self.edits_applied]}
+
+    # ---- raw scrobbles -------------------------------------------------------------------
+    def list_scrobbles(self, from_uts=None, to_uts=None, offset=0, limit=None):
+        """(total in the window, [{artist, title, album, uts}]) newest first, in API order."""
+        neg, sids, lo, hi = self.window(from_uts, to_uts)
+        start = lo + offset
+        stop = hi if limit is None else min(hi, start + limit)
+        out = []
+        for i in range(start, stop):
+            sid = sids[i]
+            out.append({"artist": self.sp_artist[sid], "title": self.sp_title[sid],
+                        "album": self.sp_album[sid], "uts": -neg[i]})
+        return hi - lo, out
 
     def set_loved(self, artist, title, loved, uts):
         """Loves (at ``uts``) or unloves a track by its spelling, as the user would on the site.
@@ -527,17 +635,7 @@ class History:
             return True
 
     def delete_scrobble(self, uts, artist, title):
-        with self.lock:
-            neg, sids = self.view
-            n = -int(uts)
-            i = bisect.bisect_left(neg, n)
-            while i < len(neg) and neg[i] == n:
-                s = sids[i]
-                if self.sp_artist[s] == artist and self.sp_title[s] == title:
-                    self.view = (neg[:i] + neg[i + 1:], sids[:i] + sids[i + 1:])
-                    return True
-                i += 1
-            return False
+        return self.edit(deletes=[(int(uts), str(artist), str(title))])["deleted"] == 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -549,9 +549,9 @@ def test_admin_scrobble_add_delete(srv):
     mid_uts = int(items0[150]["date"]["uts"])
     late = mid_uts  # a late scrobble sharing a second with an existing one
     new = {"artist": "Brand New Artist", "title": "Brand New Song", "album": "", "uts": 1789999990}
-    st, res = srv.admin("/_admin/scrobbles", {"user": "editor", "scrobbles": [
+    st, res = srv.admin("/_admin/scrobbles", {"user": "editor", "force": True, "scrobbles": [
         {"artist": top["artist"], "title": top["title"], "album": top["album"], "uts": late}, new]})
-    assert st == 200 and res == {"user": "editor", "added": 2, "total_scrobbles": 302}
+    assert st == 200 and res == {"user": "editor", "added": 2, "ignored": 0, "total_scrobbles": 302}
     _, truth1 = srv.admin("/_admin/truth?user=editor")
     assert truth1["total_scrobbles"] == 302
     t1 = {(t["artist"], t["title"]): t for t in truth1["tracks"]}
@@ -613,7 +613,7 @@ def test_admin_misc(srv):
     assert srv.admin("/_admin/health") == (200, {"ok": True})
     st, cfg = srv.admin("/_admin/config")
     assert st == 200 and set(cfg) == {"latency_ms", "rate_limit", "faults", "stall_seconds",
-                                      "fault_seed", "failing_pages"}
+                                      "fault_seed", "failing_pages", "error29_next"}
     st, err = srv.admin("/_admin/config", {"faults": {"nope": 1}})
     assert st == 400
     st, stats = srv.admin("/_admin/stats")
@@ -899,7 +899,7 @@ def test_loved_small_users(srv):
     # scrobbling a never-scrobbled loved track (exact spelling) makes it scrobbled and flagged
     _, truth = srv.admin("/_admin/truth/loved?user=lv100")
     t = [x for x in truth["tracks"] if not x["scrobbled"]][0]
-    srv.admin("/_admin/scrobbles", {"user": "lv100", "scrobbles": [
+    srv.admin("/_admin/scrobbles", {"user": "lv100", "force": True, "scrobbles": [
         {"artist": t["artist"], "title": t["title"], "album": t["album"], "uts": 1789999999}]})
     _, truth2 = srv.admin("/_admin/truth/loved?user=lv100")
     assert all(x["scrobbled"] for x in truth2["tracks"])
@@ -1005,3 +1005,253 @@ def test_new_methods_determinism_across_processes(srv):
             assert srv.admin(path) == other.admin(path), path
     finally:
         other.close()
+
+
+# --------------------------------------------------------------------------------------------
+# (16) live history: the 14-day scrobble window, raw scrobbles, batch deletes, scheduled edits,
+# error29_next
+
+DAY14 = 14 * 86400
+
+
+def raw_scrobbles(s, user, **q):
+    st, body = s.admin("/_admin/scrobbles?" + urllib.parse.urlencode({"user": user, **q}))
+    assert st == 200, body
+    return body
+
+
+def api_rows(items):
+    return [{"artist": t["artist"]["#text"], "title": t["name"], "album": t["album"]["#text"],
+             "uts": int(t["date"]["uts"])} for t in items]
+
+
+def test_live_scrobbles_14_day_window(srv):
+    srv.admin("/_admin/users", {"name": "live", "scrobbles": 50, "seed": 2})
+    now = int(time.time())
+    sc = [{"artist": "Live Artist", "title": "Now", "uts": now - 100},
+          {"artist": "Live Artist", "title": "Thirteen Days", "album": "L", "uts": now - DAY14 + 120},
+          {"artist": "Live Artist", "title": "Soon", "uts": now + 200},
+          {"artist": "Live Artist", "title": "Fifteen Days", "uts": now - DAY14 - 120},
+          {"artist": "Live Artist", "title": "Far Future", "uts": now + 600},
+          {"artist": "Live Artist", "title": "Sep 2026", "uts": 1789999990}]
+    st, res = srv.admin("/_admin/scrobbles", {"user": "live", "scrobbles": sc})
+    assert st == 200 and res == {"user": "live", "added": 3, "ignored": 3, "total_scrobbles": 53}
+    titles = [x["title"] for x in raw_scrobbles(srv, "live", limit=3)["scrobbles"]]
+    assert titles == ["Soon", "Now", "Thirteen Days"]
+    assert {x["title"] for x in raw_scrobbles(srv, "live")["scrobbles"]}.isdisjoint(
+        {"Fifteen Days", "Far Future", "Sep 2026"})
+    # force: any uts is accepted (test setup, never Last.fm's behaviour)
+    st, res = srv.admin("/_admin/scrobbles", {"user": "live", "scrobbles": sc[3:], "force": True})
+    assert st == 200 and res == {"user": "live", "added": 3, "ignored": 0, "total_scrobbles": 56}
+    assert srv.recent("live", limit=1)["recenttracks"]["@attr"]["total"] == "56"
+    # validation happens before anything is added
+    for bad in ({"artist": "A", "title": "T"}, {"artist": "", "title": "T", "uts": now},
+                {"artist": "A", "uts": now}, {"artist": "A", "title": "T", "uts": "soon"}):
+        st, _ = srv.admin("/_admin/scrobbles", {"user": "live", "scrobbles": [sc[0], bad]})
+        assert st == 400, bad
+    st, _ = srv.admin("/_admin/scrobbles", {"user": "live", "scrobbles": sc[3:], "force": "false"})
+    assert st == 400
+    assert raw_scrobbles(srv, "live")["total"] == 56
+    st, _ = srv.admin("/_admin/scrobbles", {"user": "nobody_x", "scrobbles": [sc[0]]})
+    assert st == 404
+
+
+def test_admin_list_scrobbles_is_the_api_order(srv):
+    srv.admin("/_admin/users", {"name": "lister", "scrobbles": 1500, "seed": 8})
+    srv.admin("/_admin/stats/reset", {})
+    raw = raw_scrobbles(srv, "lister")
+    _, stats = srv.admin("/_admin/stats")
+    assert stats["requests"] == 0  # admin reads are not API requests
+    assert raw["user"] == "lister" and raw["total"] == 1500 and len(raw["scrobbles"]) == 1500
+    _, items = all_pages(srv, "lister")
+    assert raw["scrobbles"] == api_rows(items)
+    # exact spellings: the variants are there, unfolded
+    _, truth = srv.admin("/_admin/truth?user=lister")
+    assert len({(x["artist"], x["title"]) for x in raw["scrobbles"]}) > truth["distinct_tracks"]
+    # same from (inclusive) / to (exclusive) window as the API, paged by offset/limit
+    f, t = raw["scrobbles"][900]["uts"], raw["scrobbles"][100]["uts"]
+    _, win = all_pages(srv, "lister", **{"from": f, "to": t})
+    w = raw_scrobbles(srv, "lister", **{"from": f, "to": t})
+    assert w["total"] == len(win) and w["scrobbles"] == api_rows(win)
+    assert all(f <= x["uts"] < t for x in w["scrobbles"])
+    part = raw_scrobbles(srv, "lister", **{"from": f, "to": t, "offset": 7, "limit": 20})
+    assert part["total"] == w["total"] and part["scrobbles"] == w["scrobbles"][7:27]
+    assert raw_scrobbles(srv, "lister", offset=1499)["scrobbles"] == raw["scrobbles"][1499:]
+    assert raw_scrobbles(srv, "lister", offset=5000)["scrobbles"] == []
+    assert raw_scrobbles(srv, "lister", limit=0)["scrobbles"] == []
+    assert raw_scrobbles(srv, "empty") == {"user": "empty", "total": 0, "scrobbles": []}
+    for q in ("user=nobody_x", ""):
+        assert srv.admin("/_admin/scrobbles?" + q)[0] == 404
+    for q in ("offset=-1", "limit=-5", "limit=x", "from=abc"):
+        assert srv.admin("/_admin/scrobbles?user=lister&" + q)[0] == 400, q
+
+
+def test_admin_delete_many(srv):
+    srv.admin("/_admin/users", {"name": "pruner", "scrobbles": 2000, "seed": 4})
+    before = raw_scrobbles(srv, "pruner")["scrobbles"]
+    # a same-second pair: delete exactly the second one
+    i = next(k for k in range(1, len(before)) if before[k]["uts"] == before[k - 1]["uts"])
+    pair = before[i]
+    gone = [before[0], pair, before[500]]
+    body = [{k: x[k] for k in ("uts", "artist", "title")} for x in gone]
+    body += [body[0], {"uts": 5, "artist": "x", "title": "y"}]  # a repeat and an unknown one
+    st, res = srv.admin("/_admin/scrobbles", {"user": "pruner", "scrobbles": body}, method="DELETE")
+    assert st == 200 and res == {"user": "pruner", "deleted": 3, "missing": 2, "total_scrobbles": 1997}
+    after = raw_scrobbles(srv, "pruner")["scrobbles"]
+    expect = [x for k, x in enumerate(before) if k not in (0, i, 500)]
+    assert after == expect and before[i - 1] in after
+    assert srv.recent("pruner", limit=1)["recenttracks"]["@attr"]["total"] == "1997"
+    st, res = srv.admin("/_admin/scrobbles", {"user": "pruner", "scrobbles": body[-2:]}, method="DELETE")
+    assert st == 200 and (res["deleted"], res["missing"]) == (0, 2)
+    st, _ = srv.admin("/_admin/scrobbles", {"user": "pruner", "scrobbles": [{"uts": 5, "artist": "x"}]},
+                      method="DELETE")
+    assert st == 400
+    st, _ = srv.admin("/_admin/scrobbles", {"user": "pruner", "scrobbles": {"uts": 5}}, method="DELETE")
+    assert st == 400
+    # the one-scrobble form is unchanged
+    one = {k: after[3][k] for k in ("uts", "artist", "title")}
+    st, res = srv.admin("/_admin/scrobbles", {"user": "pruner", **one}, method="DELETE")
+    assert st == 200 and res == {"user": "pruner", "deleted": 1, "total_scrobbles": 1996}
+    st, _ = srv.admin("/_admin/scrobbles", {"user": "pruner", **one}, method="DELETE")
+    assert st == 404
+
+
+def edits(s, user):
+    st, body = s.admin("/_admin/edits?user=" + user)
+    assert st == 200, body
+    return body
+
+
+def test_scheduled_edit_during_a_sync(srv):
+    srv.admin("/_admin/users", {"name": "moving", "scrobbles": 450, "seed": 6})
+    base = raw_scrobbles(srv, "moving")["scrobbles"]
+    now = int(time.time())
+    fresh = [{"artist": "Live Band", "title": "Song %d" % k, "uts": now - 60 + k} for k in range(3)]
+    old = {"artist": "Live Band", "title": "Too Old", "uts": now - DAY14 - 3600}
+    doomed = [{k: base[1][k] for k in ("uts", "artist", "title")},
+              {"uts": 7, "artist": "nobody", "title": "nothing"}]
+    st, e = srv.admin("/_admin/edits", {"user": "moving", "after_requests": 1, "add": fresh + [old],
+                                        "delete": doomed})
+    assert st == 200 and e == {"user": "moving", "id": 1, "remaining": 1, "adds": 4, "deletes": 2}
+    assert edits(srv, "moving")["pending"] == [{"id": 1, "remaining": 1, "adds": 4, "deletes": 2}]
+    # a sync reads page 1: the edit is still pending
+    p1 = srv.recent("moving", limit=200, page=1)
+    assert p1["recenttracks"]["@attr"]["total"] == "450"
+    assert edits(srv, "moving")["pending"][0]["remaining"] == 0
+    # error 29 answers do not count
+    srv.admin("/_admin/config", {"error29_next": 2})
+    for _ in range(2):
+        st, body = srv.api(method="user.getrecenttracks", user="moving", limit=200, page=2)
+        assert st == 429 and body["error"] == 29
+    assert edits(srv, "moving")["pending"][0]["remaining"] == 0
+    # page 2 is served from the edited history
+    p2 = srv.recent("moving", limit=200, page=2)
+    assert p2["recenttracks"]["@attr"]["total"] == "452"  # +3 fresh, 1 too old, -1 deleted
+    ed = edits(srv, "moving")
+    assert ed["pending"] == [] and ed["recent_tracks_requests"] == 2
+    assert ed["applied"] == [{"id": 1, "at_request": 2, "added": 3, "ignored": 1, "deleted": 1,
+                              "missing": 1}]
+    expect = [dict(x, album="") for x in reversed(fresh)] + [base[0]] + base[2:]
+    assert raw_scrobbles(srv, "moving")["scrobbles"] == expect
+    # page 2 shows the shift: the items that moved there from page 1
+    assert api_rows(tracks_of(p2)[:2]) == expect[200:202]
+    # the next request applies nothing more
+    srv.recent("moving", limit=200, page=3)
+    assert len(edits(srv, "moving")["applied"]) == 1
+    assert raw_scrobbles(srv, "moving")["total"] == 452
+
+
+def test_scheduled_edits_countdowns_force_and_clear(srv):
+    srv.admin("/_admin/users", {"name": "queue", "scrobbles": 100, "seed": 7})
+    old = {"artist": "Old Band", "title": "Back-dated", "uts": 1780000000}
+    st, a = srv.admin("/_admin/edits", {"user": "queue", "after_requests": 2, "add": [old]})
+    assert a["id"] == 1
+    srv.recent("queue")  # a: 2 -> 1
+    st, b = srv.admin("/_admin/edits", {"user": "queue", "after_requests": 0, "add": [old],
+                                        "force": True})
+    assert b == {"user": "queue", "id": 2, "remaining": 0, "adds": 1, "deletes": 0}
+    assert [p["remaining"] for p in edits(srv, "queue")["pending"]] == [1, 0]
+    # other methods and other users do not count
+    srv.api(method="user.getinfo", user="queue")
+    srv.recent("demo", limit=1)
+    assert [p["remaining"] for p in edits(srv, "queue")["pending"]] == [1, 0]
+    assert srv.recent("queue")["recenttracks"]["@attr"]["total"] == "101"  # b applied (forced)
+    assert srv.recent("queue")["recenttracks"]["@attr"]["total"] == "101"  # a applied, ignored
+    ed = edits(srv, "queue")
+    assert ed["pending"] == []
+    assert ed["applied"] == [
+        {"id": 2, "at_request": 2, "added": 1, "ignored": 0, "deleted": 0, "missing": 0},
+        {"id": 1, "at_request": 3, "added": 0, "ignored": 1, "deleted": 0, "missing": 0}]
+    # requests that reach the method count even when they answer an error (here error 6)
+    srv.admin("/_admin/edits", {"user": "queue", "after_requests": 1, "add": [old], "force": True})
+    srv.api(method="user.getrecenttracks", user="queue", limit="0")
+    assert edits(srv, "queue")["pending"][0]["remaining"] == 0
+    # clearing
+    srv.admin("/_admin/edits", {"user": "queue", "after_requests": 5})
+    st, res = srv.admin("/_admin/edits", {"user": "queue"}, method="DELETE")
+    assert st == 200 and res == {"user": "queue", "cleared": 2}
+    for _ in range(7):
+        srv.recent("queue")
+    ed = edits(srv, "queue")
+    assert ed["pending"] == [] and len(ed["applied"]) == 2
+    assert raw_scrobbles(srv, "queue")["total"] == 101
+    # replacing the user discards its edits
+    srv.admin("/_admin/edits", {"user": "queue", "after_requests": 0, "add": [old]})
+    srv.admin("/_admin/users", {"name": "queue", "scrobbles": 100, "seed": 7})
+    assert edits(srv, "queue") == {"user": "queue", "recent_tracks_requests": 0, "pending": [],
+                                   "applied": []}
+    # errors
+    for bad in ({"user": "queue"}, {"user": "queue", "after_requests": -1},
+                {"user": "queue", "after_requests": "x"},
+                {"user": "queue", "after_requests": 0, "add": [{"artist": "A", "title": "T"}]},
+                {"user": "queue", "after_requests": 0, "delete": [{"uts": 1, "title": "T"}]}):
+        assert srv.admin("/_admin/edits", bad)[0] == 400, bad
+    assert edits(srv, "queue")["pending"] == []
+    assert srv.admin("/_admin/edits?user=nobody_x")[0] == 404
+    assert srv.admin("/_admin/edits", {"user": "nobody_x", "after_requests": 0})[0] == 404
+
+
+def test_scheduled_edits_concurrent_requests(srv):
+    srv.admin("/_admin/users", {"name": "racer", "scrobbles": 3000, "seed": 11})
+    base = raw_scrobbles(srv, "racer")["scrobbles"]
+    now = int(time.time())
+    for k in range(8):
+        srv.admin("/_admin/edits", {
+            "user": "racer", "after_requests": k,
+            "add": [{"artist": "Racer", "title": "Edit %d" % k, "uts": now - 1000 + k}],
+            "delete": [{k2: base[k][k2] for k2 in ("uts", "artist", "title")}]})
+    p = {"method": "user.getrecenttracks", "user": "racer", "api_key": "k", "format": "json",
+         "limit": 200, "page": 3}
+    with cf.ThreadPoolExecutor(12) as ex:
+        res = list(ex.map(lambda _: srv.raw(p), range(40)))
+    assert all(r[0] == 200 for r in res)
+    ed = edits(srv, "racer")
+    assert ed["pending"] == [] and ed["recent_tracks_requests"] == 40
+    # each edit applied exactly once, before the (k+1)-th request
+    assert sorted((a["id"], a["at_request"]) for a in ed["applied"]) == [(k + 1, k + 1) for k in range(8)]
+    assert all((a["added"], a["deleted"], a["missing"]) == (1, 1, 0) for a in ed["applied"])
+    after = raw_scrobbles(srv, "racer")["scrobbles"]
+    assert after == [{"artist": "Racer", "title": "Edit %d" % k, "album": "", "uts": now - 1000 + k}
+                     for k in range(7, -1, -1)] + base[8:]
+    totals = {json.loads(r[2])["recenttracks"]["@attr"]["total"] for r in res}
+    assert totals == {"3000"}
+
+
+def test_error29_next(srv):
+    srv.admin("/_admin/stats/reset", {})
+    st, cfg = srv.admin("/_admin/config", {"error29_next": 3})
+    assert st == 200 and cfg["error29_next"] == 3
+    answers = [srv.raw({"method": m, "user": "one", "api_key": "k", "format": "json"})
+               for m in ("user.getinfo", "user.getrecenttracks", "no.such", "user.getrecenttracks")]
+    for st, _, raw in answers[:3]:
+        assert st == 429 and json.loads(raw) == {
+            "error": 29, "links": [],
+            "message": "Rate Limit Exceeded - Your IP has made too many requests in a short period"}
+    assert answers[3][0] == 200
+    assert srv.admin("/_admin/config")[1]["error29_next"] == 0
+    _, stats = srv.admin("/_admin/stats")
+    assert stats["requests"] == 4 and stats["error29"] == 3
+    assert stats["by_error"] == {"29": 3} and stats["by_status"] == {"429": 3, "200": 1}
+    assert stats["by_user"] == {"one": 4}
+    assert srv.admin("/_admin/config", {"error29_next": -1})[0] == 400
+    assert srv.admin("/_admin/config", {"error29_next": "many"})[0] == 400

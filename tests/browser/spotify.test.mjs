@@ -51,8 +51,10 @@ describe("Spotify-only and merged rows", () => {
     // A small Last.fm history, plus Queen (also in the Spotify stand-in's top lists) for a merged artist.
     await createLastfmUser(lastfmUser, 600, 5);
     const uts = 1_780_000_000;
+    // `force`: set up as history; a live upload this old would be ignored, as Last.fm does.
     await lastfmAdmin("POST", "/_admin/scrobbles", {
       user: lastfmUser,
+      force: true,
       scrobbles: Array.from({ length: 40 }, (_, i) => ({
         artist: "Queen", title: "Bohemian Rhapsody", album: "A Night At The Opera", uts: uts + i * 600,
       })),

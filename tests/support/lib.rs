@@ -534,11 +534,71 @@ pub async fn ensure_sample_catalog() {
 }
 
 impl Lastfm {
+    /// Test setup: adds scrobbles at any `uts` (`force`), even ones Last.fm would ignore for being
+    /// more than 14 days old, such as the past of a generated history.
     pub async fn add_scrobbles(&self, user: &str, scrobbles: Value) -> Value {
         self.send(
             Method::POST,
             "/_admin/scrobbles",
+            Some(json!({"user": user, "scrobbles": scrobbles, "force": true})),
+        )
+        .await
+    }
+
+    /// Scrobbles as Last.fm accepts them: one dated more than 14 days ago or more than 300 s
+    /// ahead is ignored. The reply holds `added` and `ignored`.
+    pub async fn scrobble_live(&self, user: &str, scrobbles: Value) -> Value {
+        self.send(
+            Method::POST,
+            "/_admin/scrobbles",
             Some(json!({"user": user, "scrobbles": scrobbles})),
+        )
+        .await
+    }
+
+    /// The raw scrobbles (`{artist, title, album, uts}`), newest first in the API's order, within
+    /// `from` (inclusive) and `to` (exclusive).
+    pub async fn list_scrobbles(
+        &self,
+        user: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Vec<Value> {
+        let mut path = format!("/_admin/scrobbles?user={}", query_escape(user));
+        if let Some(f) = from {
+            path.push_str(&format!("&from={f}"));
+        }
+        if let Some(t) = to {
+            path.push_str(&format!("&to={t}"));
+        }
+        let body = self.send(Method::GET, &path, None).await;
+        body["scrobbles"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Removes one exact match per `{uts, artist, title}`; the reply holds `deleted` and `missing`.
+    pub async fn delete_scrobbles(&self, user: &str, scrobbles: Value) -> Value {
+        self.send(
+            Method::DELETE,
+            "/_admin/scrobbles",
+            Some(json!({"user": user, "scrobbles": scrobbles})),
+        )
+        .await
+    }
+
+    /// Queues an edit (`{after_requests, add?, delete?, force?}`) applied just before the user's
+    /// (after_requests + 1)-th recent-tracks request from now on.
+    pub async fn schedule_edit(&self, user: &str, spec: Value) -> Value {
+        let mut body = spec;
+        body["user"] = json!(user);
+        self.send(Method::POST, "/_admin/edits", Some(body)).await
+    }
+
+    /// `{user, recent_tracks_requests, pending, applied}` of the user's scheduled edits.
+    pub async fn edits(&self, user: &str) -> Value {
+        self.send(
+            Method::GET,
+            &format!("/_admin/edits?user={}", query_escape(user)),
+            None,
         )
         .await
     }

@@ -4,16 +4,24 @@
 //! is the production code against the real (emulated) DynamoDB and SQS; the test plays the
 //! Lambda runtime so it can misbehave on purpose.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use futures::future::join_all;
+use karaoke_shared::store::{keys, Store};
 use karaoke_shared::sync::control::{request_sync, SyncRequest};
+use karaoke_shared::sync::job::Unit;
 use karaoke_shared::sync::messages::{StartMessage, WorkMessage};
 use karaoke_tests::engine_harness::Harness;
 use karaoke_tests::{assert_songs_match_truth, unique, Api, Lastfm};
-use std::sync::atomic::Ordering;
 
 #[derive(Clone, Copy, Debug)]
 enum Misbehaviour {
@@ -21,7 +29,8 @@ enum Misbehaviour {
     Redeliver,
     /// Every message is handled by two workers at the same time.
     Concurrent,
-    /// The first attempt at each page dies after a few writes; the retry must finish it.
+    /// The first attempt at each scrobble page dies at a chosen point between two of its
+    /// steps (the test checks it did, and what it left behind); the retry must finish it.
     CrashMidPage,
     /// Every attempt at a unit dies after more writes than the one before, until one
     /// finishes: the finishing step, which folds all pages into the tracks, dies part-way
@@ -29,30 +38,333 @@ enum Misbehaviour {
     CrashUntilDone,
 }
 
-/// Runs one delivery of `message` and kills it once it has made `allowed` more DynamoDB
-/// writes; returns whether it was killed (false: it finished first).
-async fn killed_after_writes(
-    h: &Harness,
-    message: &WorkMessage,
-    attempt: u32,
-    allowed: u64,
-) -> bool {
-    let writes = &h.store.metrics.writes;
-    let crash_at = writes.load(Ordering::Relaxed) + allowed;
-    let watcher = async {
-        while writes.load(Ordering::Relaxed) < crash_at {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+/// DynamoDB operations that write.
+const WRITES: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+];
+
+/// Kills a worker on cue. The engine's DynamoDB client goes through it (as an SDK
+/// interceptor): armed with an allowance of `n` writes, the delivery dies as soon as its
+/// `n`th write is answered, or as it is about to send one more, whichever comes first; from
+/// then on every request it makes fails before it leaves. So exactly the writes it was
+/// allowed reach the table, however fast the test notices.
+#[derive(Debug, Default)]
+struct KillSwitch(Mutex<KillState>);
+
+#[derive(Debug, Default)]
+struct KillState {
+    /// Writes the current delivery may make; None: the switch is off.
+    allowed: Option<u64>,
+    /// The writes it sent, by operation.
+    sent: Vec<String>,
+    /// How many of them were answered.
+    answered: u64,
+    dead: bool,
+}
+
+/// What became of one delivery run under the switch.
+#[derive(Debug)]
+struct Delivery {
+    /// It died (false: it finished, with fewer writes than it was allowed).
+    killed: bool,
+    /// The writes it made, by operation.
+    writes: Vec<String>,
+}
+
+impl KillSwitch {
+    fn is_dead(&self) -> bool {
+        self.0.lock().unwrap().dead
+    }
+
+    fn die(state: &mut KillState) -> BoxError {
+        state.dead = true;
+        "killed by the test (worker died)".into()
+    }
+
+    /// Runs one delivery of `message`, killed once it has made `allowed` DynamoDB writes.
+    async fn deliver(
+        &self,
+        h: &Harness,
+        message: &WorkMessage,
+        attempt: u32,
+        allowed: u64,
+    ) -> Delivery {
+        *self.0.lock().unwrap() = KillState {
+            allowed: Some(allowed),
+            ..Default::default()
+        };
+        let watcher = async {
+            while !self.is_dead() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        // Dropping the future mid-flight is what a killed process looks like.
+        let finished = tokio::select! {
+            r = h.engine.run(message.clone(), attempt) => Some(r),
+            _ = watcher => None,
+        };
+        let state = std::mem::take(&mut *self.0.lock().unwrap());
+        match finished {
+            Some(Err(e)) if !state.dead => panic!("{message:?} failed on its own: {e}"),
+            _ => Delivery {
+                killed: state.dead,
+                writes: state.sent,
+            },
         }
-    };
-    // Dropping the future mid-flight is what a killed process looks like.
-    tokio::select! {
-        r = h.engine.run(message.clone(), attempt) => { r.unwrap(); false }
-        _ = watcher => true,
     }
 }
 
+#[derive(Debug, Clone)]
+struct Killer(Arc<KillSwitch>);
+
+/// Whether a finished request was a write (by its output or error type).
+fn is_write(context: &FinalizerInterceptorContextRef<'_>) -> bool {
+    use aws_sdk_dynamodb::operation::{
+        batch_write_item as bw, delete_item as d, put_item as p, transact_write_items as t,
+        update_item as u,
+    };
+    match context.output_or_error() {
+        Some(Ok(out)) => {
+            out.downcast_ref::<p::PutItemOutput>().is_some()
+                || out.downcast_ref::<u::UpdateItemOutput>().is_some()
+                || out.downcast_ref::<d::DeleteItemOutput>().is_some()
+                || out.downcast_ref::<bw::BatchWriteItemOutput>().is_some()
+                || out.downcast_ref::<t::TransactWriteItemsOutput>().is_some()
+        }
+        Some(Err(e)) => e.as_operation_error().is_some_and(|e| {
+            e.downcast_ref::<p::PutItemError>().is_some()
+                || e.downcast_ref::<u::UpdateItemError>().is_some()
+                || e.downcast_ref::<d::DeleteItemError>().is_some()
+                || e.downcast_ref::<bw::BatchWriteItemError>().is_some()
+                || e.downcast_ref::<t::TransactWriteItemsError>().is_some()
+        }),
+        None => false,
+    }
+}
+
+impl Intercept for Killer {
+    fn name(&self) -> &'static str {
+        "KillSwitch"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut state = self.0 .0.lock().unwrap();
+        if state.dead {
+            return Err(KillSwitch::die(&mut state));
+        }
+        let Some(allowed) = state.allowed else {
+            return Ok(());
+        };
+        let target = context.request().headers().get("x-amz-target");
+        let op = target.and_then(|t| t.rsplit('.').next()).unwrap_or("");
+        if !WRITES.contains(&op) {
+            return Ok(());
+        }
+        if state.sent.len() as u64 >= allowed {
+            return Err(KillSwitch::die(&mut state));
+        }
+        state.sent.push(op.to_string());
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut state = self.0 .0.lock().unwrap();
+        if state.dead {
+            return Err(KillSwitch::die(&mut state));
+        }
+        let Some(allowed) = state.allowed else {
+            return Ok(());
+        };
+        if context.response().is_none() || !is_write(context) {
+            return Ok(());
+        }
+        state.answered += 1;
+        if state.answered >= allowed {
+            // The write is in the table; the worker dies before it hears so.
+            return Err(KillSwitch::die(&mut state));
+        }
+        Ok(())
+    }
+}
+
+/// Points between two steps of a scrobble page at which its first attempt dies, by the
+/// writes made before (see `Engine::apply_scrobbles`, `Engine::settle`): nothing yet, the
+/// ledger entry, the ledger entry and the count on the job, and for the page that completes
+/// the scrobbles also the claim on the finishing step.
+const BEFORE_LEDGER: u64 = 0;
+const AFTER_LEDGER: u64 = 1;
+const AFTER_COUNT: u64 = 2;
+const AFTER_CLAIM: u64 = 3;
+
+/// An item of the user's partition as stored (the test reads the table itself, not through
+/// the engine's types).
+async fn raw_item(h: &Harness, user: &str, sk: String) -> Option<HashMap<String, AttributeValue>> {
+    h.store
+        .client()
+        .get_item()
+        .table_name(h.store.table())
+        .key("pk", AttributeValue::S(keys::user_pk(user)))
+        .key("sk", AttributeValue::S(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// A page's ledger entry: its encoded rows and how many scrobbles they are.
+async fn ledger_entry(h: &Harness, user: &str, job_id: &str, page: u32) -> Option<(String, u64)> {
+    let item = raw_item(h, user, keys::ledger_sk(job_id, page)).await?;
+    let rows = item["rows"].as_s().unwrap().clone();
+    let count = item["count"].as_n().unwrap().parse().unwrap();
+    Some((rows, count))
+}
+
+/// Which unit holds the job's finishing step, if any.
+async fn finalize_claim(h: &Harness, user: &str, job_id: &str) -> Option<String> {
+    let item = raw_item(h, user, keys::job_sk(job_id))
+        .await
+        .expect("job item");
+    item.get("finalize_by").map(|v| v.as_s().unwrap().clone())
+}
+
+async fn counted(h: &Harness, user: &str, job_id: &str, page: u32) -> bool {
+    let job = h.store.get_job(user, job_id).await.unwrap().unwrap();
+    job.done_pages.contains(&page)
+}
+
+/// One scrobble page under `CrashMidPage`: the first attempt dies at the chosen point and
+/// leaves exactly that behind; the retry finishes the page, counting it once. Returns the
+/// kill point used.
+#[allow(clippy::too_many_arguments)]
+async fn crash_page_then_retry(
+    h: &Harness,
+    kill: &KillSwitch,
+    user: &str,
+    job_id: &str,
+    message: WorkMessage,
+    page: u32,
+    receive_count: u32,
+    nth: usize,
+) -> u64 {
+    let job = || async { h.store.get_job(user, job_id).await.unwrap().unwrap() };
+    let before = job().await;
+    assert!(
+        !before.done_pages.contains(&page),
+        "page {page} counted already"
+    );
+    let completes_scrobbles =
+        (1..=before.plan.scrobble_pages).all(|p| p == page || before.done_pages.contains(&p));
+    let point = if completes_scrobbles {
+        AFTER_CLAIM
+    } else {
+        [AFTER_LEDGER, AFTER_COUNT, BEFORE_LEDGER][nth % 3]
+    };
+    let died = kill.deliver(h, &message, receive_count, point).await;
+    assert!(
+        died.killed,
+        "page {page}: the first attempt finished before dying after {point} writes: {died:?}"
+    );
+    assert_eq!(
+        died.writes.len() as u64,
+        point,
+        "page {page}: writes made by the attempt that died: {died:?}"
+    );
+
+    // What the dead attempt left behind.
+    let left = job().await;
+    let ledger = ledger_entry(h, user, job_id, page).await;
+    assert_eq!(left.status.as_str(), "running", "page {page}: {left:?}");
+    assert_eq!(
+        ledger.is_some(),
+        point >= AFTER_LEDGER,
+        "page {page}, died after {point} writes: ledger entry written?"
+    );
+    let counted = point >= AFTER_COUNT;
+    assert_eq!(
+        left.done_pages.contains(&page),
+        counted,
+        "page {page}, died after {point} writes: counted on the job? {left:?}"
+    );
+    let rows = ledger.as_ref().map_or(0, |(_, count)| *count);
+    assert_eq!(
+        left.scrobbles_done,
+        before.scrobbles_done + if counted { rows } else { 0 },
+        "page {page}, died after {point} writes"
+    );
+    let claimed = finalize_claim(h, user, job_id).await;
+    if point == AFTER_CLAIM {
+        assert!(left.scrobbles_done(), "{left:?}");
+        assert_eq!(
+            claimed,
+            Some(page.to_string()),
+            "the finishing step's claim"
+        );
+    } else {
+        assert_eq!(
+            claimed, None,
+            "page {page}: nothing claimed the finishing step yet"
+        );
+    }
+    // Songs come from the finishing step only: none yet, whatever died.
+    let songs = Api::as_user(user).all_songs().await;
+    assert!(
+        songs.iter().all(|s| s["playcount"].is_null()),
+        "songs counted before the finishing step ran"
+    );
+
+    // The redelivery finishes the page: counted once, from the same ledger entry.
+    h.engine.run(message, receive_count + 1).await.unwrap();
+    let after = job().await;
+    let replayed = ledger_entry(h, user, job_id, page).await;
+    let replayed = replayed.expect("the retry recorded the page");
+    if let Some(ledger) = ledger {
+        assert_eq!(
+            replayed, ledger,
+            "page {page}: the retry replays the ledger"
+        );
+    }
+    assert!(after.done_pages.contains(&page), "{after:?}");
+    let expected_status = if completes_scrobbles {
+        "done"
+    } else {
+        "running"
+    };
+    assert_eq!(after.status.as_str(), expected_status, "{after:?}");
+    assert_eq!(
+        after.scrobbles_done,
+        before.scrobbles_done + replayed.1,
+        "page {page} is counted once"
+    );
+    point
+}
+
 async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
-    let h = Harness::new().await;
+    let mut h = Harness::new().await;
+    // The engine writes through the kill switch; the test's own reads (`h.store`) do not.
+    let kill = Arc::new(KillSwitch::default());
+    let config = h
+        .store
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(Killer(kill.clone()))
+        .build();
+    h.engine.store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), h.store.table());
     let lastfm = Lastfm::new();
     let name = format!("x{}", &unique("e")[2..12]);
     lastfm.create_user(&name, scrobbles, seed).await;
@@ -68,10 +380,9 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     )
     .await
     .unwrap();
-    assert!(
-        matches!(started, SyncRequest::Started { .. }),
-        "{started:?}"
-    );
+    let SyncRequest::Started { job_id, .. } = started else {
+        panic!("sync did not start: {started:?}");
+    };
 
     // The start message (also delivered according to the misbehaviour).
     let start = loop {
@@ -102,12 +413,21 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
         }
     }
     h.delete(&h.start_url, &start.receipt).await;
+    // The start applies the first pages itself; the rest come through the queue (twice here:
+    // the second start resumes the job and queues its pending units again).
+    let started = h.store.get_job(&user, &job_id).await.unwrap().unwrap();
+    let queued_pages = (1..=started.plan.scrobble_pages)
+        .filter(|p| !started.done_pages.contains(p))
+        .count();
 
     let truth = lastfm.truth(&name).await;
     let truth_tracks = truth["tracks"].as_array().unwrap().len();
     let mut folds_cut = 0;
     let mut idle_rounds = 0;
     let mut handled = 0;
+    // CrashMidPage: the points its pages died at, and how many pages died.
+    let mut kill_points = BTreeSet::new();
+    let mut pages_killed = 0;
     while idle_rounds < 3 {
         let batch = h.receive(&h.page_url).await;
         if batch.is_empty() {
@@ -135,15 +455,34 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
                         r.unwrap();
                     }
                 }
-                Misbehaviour::CrashMidPage => {
-                    let allowed = 2 + (handled % 9) as u64;
-                    killed_after_writes(&h, &message, d.receive_count, allowed).await;
-                    h.engine.run(message, d.receive_count + 1).await.unwrap();
-                }
+                Misbehaviour::CrashMidPage => match message {
+                    WorkMessage::Unit { unit, .. }
+                        if matches!(Unit::from_id(unit), Unit::Scrobbles(_))
+                            && !counted(&h, &user, &job_id, unit).await =>
+                    {
+                        let page = unit;
+                        let point = crash_page_then_retry(
+                            &h,
+                            &kill,
+                            &user,
+                            &job_id,
+                            message,
+                            page,
+                            d.receive_count,
+                            pages_killed,
+                        )
+                        .await;
+                        kill_points.insert(point);
+                        pages_killed += 1;
+                    }
+                    // A page's second message (counted already: nothing to kill), the
+                    // finishing-step unit, any sweep.
+                    other => h.engine.run(other, d.receive_count).await.unwrap(),
+                },
                 Misbehaviour::CrashUntilDone => {
                     let mut allowed = 3u64;
                     let mut attempt = d.receive_count;
-                    while killed_after_writes(&h, &message, attempt, allowed).await {
+                    while kill.deliver(&h, &message, attempt, allowed).await.killed {
                         let job = h.store.latest_job(&user).await.unwrap().unwrap();
                         if job.status.as_str() == "running" && job.scrobbles_done() {
                             let songs = Api::as_user(&user).all_songs().await;
@@ -172,6 +511,15 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     assert_eq!(job.scrobbles_done, scrobbles);
     let songs = Api::as_user(&user).all_songs().await;
     assert_songs_match_truth(&songs, &truth);
+    if matches!(misbehaviour, Misbehaviour::CrashMidPage) {
+        // Every page the start left to the queue died once.
+        assert_eq!(pages_killed, queued_pages, "pages whose first attempt died");
+        assert_eq!(
+            kill_points,
+            BTreeSet::from([BEFORE_LEDGER, AFTER_LEDGER, AFTER_COUNT, AFTER_CLAIM]),
+            "kill points exercised"
+        );
+    }
     if matches!(misbehaviour, Misbehaviour::CrashUntilDone) {
         assert!(
             folds_cut > 0,
@@ -181,21 +529,31 @@ async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     h.cleanup().await;
 }
 
+/// Every message handled twice in a row changes no count: the final tracks equal the
+/// stand-in's ground truth, track by track.
 #[tokio::test]
 async fn redelivered_messages_count_once() {
     run_with(Misbehaviour::Redeliver, 2_000, 21).await;
 }
 
+/// Every message handled by two workers at the same time changes no count either.
 #[tokio::test]
 async fn the_same_page_on_two_workers_at_once_counts_once() {
     run_with(Misbehaviour::Concurrent, 2_000, 22).await;
 }
 
+/// The first attempt at every scrobble page really dies, at points that vary from page to
+/// page: before its ledger write, after it, after the page is counted on the job, and (the
+/// page that completes the scrobbles) after claiming the finishing step. Each time the table
+/// shows exactly what that point implies, the redelivery finishes the page counting it once,
+/// and the final tracks equal the ground truth track by track.
 #[tokio::test]
 async fn a_worker_dying_mid_page_loses_and_doubles_nothing() {
     run_with(Misbehaviour::CrashMidPage, 2_000, 23).await;
 }
 
+/// Attempts that die after more and more writes, until one finishes: some die part-way
+/// through the finishing step's fold (checked), and the tracks still equal the ground truth.
 #[tokio::test]
 async fn a_finishing_step_dying_mid_fold_loses_and_doubles_nothing() {
     run_with(Misbehaviour::CrashUntilDone, 4_000, 25).await;

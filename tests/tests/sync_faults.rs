@@ -1,31 +1,50 @@
 //! Last.fm misbehaving while the deployed stack syncs: random transient errors, bad gateways,
-//! cut-off bodies and stalls must not change a single count; a page that never succeeds ends
-//! the job `partial`, naming the page, with the other pages' songs shown meanwhile, and a
-//! retry completes it.
+//! cut-off bodies and stalls must not change a single count; rate limiting (error 29) in the
+//! middle of a sync is waited out; a page that never succeeds ends the job `partial`, naming
+//! the page, with the other pages' songs shown meanwhile, and a retry completes it.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use karaoke_shared::normalize::TrackIdentity;
 use karaoke_tests::{assert_songs_match_truth, unique, var, Api, Lastfm};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+/// Tests that change how the stand-in answers everyone (random faults, error 29) run one at a
+/// time: each must know that what it sees is what it injected.
+static GLOBAL_FAULTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Posts a config change to the stand-in without an async runtime (from `Drop`).
+fn configure_blocking(config: Value) {
+    let url = format!("{}/_admin/config", var("LASTFM_ADMIN_URL"));
+    let _ = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], sys.argv[2].encode(), {'Content-Type': 'application/json'}))",
+            &url,
+            &config.to_string(),
+        ])
+        .status();
+}
+
 /// Puts the stand-in back to normal even when an assertion fails part-way.
 struct Calm;
 
 impl Drop for Calm {
     fn drop(&mut self) {
-        let url = format!("{}/_admin/config", var("LASTFM_ADMIN_URL"));
-        let body = json!({"faults": {"error8": 0, "error11": 0, "error16": 0, "http5xx": 0, "truncated": 0, "stall": 0}}).to_string();
-        let _ = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import sys,urllib.request as u; u.urlopen(u.Request(sys.argv[1], sys.argv[2].encode(), {'Content-Type': 'application/json'}))",
-                &url,
-                &body,
-            ])
-            .status();
+        configure_blocking(
+            json!({"faults": {"error8": 0, "error11": 0, "error16": 0, "http5xx": 0, "truncated": 0, "stall": 0}}),
+        );
+    }
+}
+
+/// Takes back error 29s not served yet, even when an assertion fails part-way.
+struct No29s;
+
+impl Drop for No29s {
+    fn drop(&mut self) {
+        configure_blocking(json!({"error29_next": 0}));
     }
 }
 
@@ -70,8 +89,11 @@ async fn connect(api: &Api, name: &str) {
     panic!("could not connect {name}");
 }
 
+/// Random transient errors, bad gateways, cut-off bodies and stalls on every kind of request
+/// change no count: the job ends `done` with the ground truth.
 #[tokio::test]
 async fn transient_faults_change_no_count() {
+    let _serial = GLOBAL_FAULTS.lock().await;
     let _calm = Calm;
     let lastfm = Lastfm::new();
     let name = format!("f{}", &unique("f")[2..12]);
@@ -100,6 +122,8 @@ async fn transient_faults_change_no_count() {
     assert_songs_match_truth(&api.all_songs().await, &lastfm.truth(&name).await);
 }
 
+/// A page that fails on every attempt ends the job `partial`, naming the page, with the other
+/// pages' songs shown meanwhile; the next sync request resumes the job and completes it.
 #[tokio::test]
 async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
     let lastfm = Lastfm::new();
@@ -147,5 +171,90 @@ async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
     let done = api.wait_for_sync(Duration::from_secs(120)).await;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["failed_pages"], json!([]));
+    assert_songs_match_truth(&api.all_songs().await, &lastfm.truth(&name).await);
+}
+
+fn count(stats: &Value, pointer: &str) -> u64 {
+    stats.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Rate limiting that starts in the middle of a sync is waited out: once some pages are in,
+/// the stand-in answers error 29 to the next requests; at least some of them are this sync's
+/// own (the stand-in's count of requests by user shows how many of those served while the
+/// 29s lasted were anyone else's), yet the job ends `done`, no unit failed, and every count
+/// equals the ground truth.
+#[tokio::test]
+async fn error_29_in_the_middle_of_a_sync_is_waited_out() {
+    // Fewer than one unit's attempts (5 receives of 3 tries): rate limiting alone can fail
+    // no unit for good, however the 29s fall.
+    const ERRORS: u64 = 6;
+    let _serial = GLOBAL_FAULTS.lock().await;
+    let _restore = No29s;
+    let lastfm = Lastfm::new();
+    let name = format!("t{}", &unique("t")[2..12]);
+    lastfm.create_user(&name, 5_000, 33).await;
+    let api = Api::as_user(&unique("rate29"));
+    connect(&api, &name).await;
+    assert_eq!(api.start_sync().await.status, StatusCode::ACCEPTED);
+
+    // Wait until the sync is under way: some pages counted, most still to come.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let running = loop {
+        let job = api.get("/api/me/sync").await.body;
+        let done = job["pages_done"].as_u64().unwrap_or(0);
+        if job["status"] == "running" && done >= 2 {
+            break job;
+        }
+        assert!(
+            matches!(job["status"].as_str(), Some("queued" | "running")),
+            "the sync ended before the test could step in: {job}"
+        );
+        assert!(Instant::now() < deadline, "the sync did not start: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let before = lastfm.stats().await;
+    lastfm.configure(json!({"error29_next": ERRORS})).await;
+    let total = running["pages_total"].as_u64().unwrap();
+    assert!(
+        running["pages_done"].as_u64().unwrap() + 10 < total,
+        "the 29s must meet a sync with pages to go: {running}"
+    );
+
+    // Until the last of them is served; then who the requests meanwhile were for.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let during = loop {
+        let stats = lastfm.stats().await;
+        if count(&stats, "/error29") >= count(&before, "/error29") + ERRORS {
+            break stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the error 29s were not all served: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mine = format!("/by_user/{}", name.to_lowercase());
+    let ours = count(&during, &mine) - count(&before, &mine);
+    let others = count(&during, "/requests") - count(&before, "/requests") - ours;
+    assert!(
+        ours > 0 && others < ERRORS,
+        "the 29s must reach this sync: {ours} of its requests and {others} of others \
+         were served while they lasted"
+    );
+
+    eprintln!("DEBUG trigger at {running} ours {ours} others {others}");
+    let job = api.wait_for_sync(Duration::from_secs(300)).await;
+    let after = lastfm.stats().await;
+    eprintln!("DEBUG job {job} before {before} after {after}");
+    assert!(
+        count(&after, "/by_error/29") >= count(&before, "/by_error/29") + ERRORS,
+        "{after}"
+    );
+    let config = lastfm.configure(json!({})).await;
+    assert_eq!(config["error29_next"], 0, "every 29 was served: {config}");
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["failed_pages"], json!([]), "{job}");
+    assert_eq!(job["errors"], json!([]), "{job}");
+    assert_eq!(job["scrobbles_done"], 5_000, "{job}");
     assert_songs_match_truth(&api.all_songs().await, &lastfm.truth(&name).await);
 }

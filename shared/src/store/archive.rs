@@ -222,6 +222,21 @@ impl Store {
         job_id: &str,
         pages: u32,
     ) -> Result<BTreeMap<u32, Vec<Scrobble>>, StoreError> {
+        Ok(self
+            .ledger_reads(user_id, job_id, pages)
+            .await?
+            .into_iter()
+            .map(|(page, read)| (page, read.rows))
+            .collect())
+    }
+
+    /// A job's ledger pages `1..=pages` with the totals Last.fm gave with them.
+    pub async fn ledger_reads(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        pages: u32,
+    ) -> Result<BTreeMap<u32, crate::sync::reader::PageRead>, StoreError> {
         let keys = (1..=pages)
             .map(|page| {
                 Item::from([
@@ -238,7 +253,7 @@ impl Store {
                 .next()
                 .and_then(|p| p.parse().ok())
                 .ok_or_else(|| StoreError::Corrupt(format!("ledger key {sk}")))?;
-            found.insert(page, decode(&attr::get_s(&item, "rows")?)?);
+            found.insert(page, super::ledger::read_of(&item)?);
         }
         Ok(found)
     }

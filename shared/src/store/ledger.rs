@@ -7,6 +7,7 @@ use super::attr::{self, Item};
 use super::keys;
 use super::{Store, StoreError};
 use crate::lastfm::Scrobble;
+use crate::sync::reader::PageRead;
 
 /// Compact row: [uts, artist, title, album or "", loved: 1 / 0 / -1 unknown].
 type Row = (i64, String, String, String, i8);
@@ -50,13 +51,21 @@ pub fn decode(text: &str) -> Result<Vec<Scrobble>, StoreError> {
         .collect())
 }
 
+/// A ledger item as what Last.fm answered: its rows and the window's `total` with them.
+pub(super) fn read_of(item: &Item) -> Result<PageRead, StoreError> {
+    Ok(PageRead {
+        rows: decode(&attr::get_s(item, "rows")?)?,
+        total: attr::get_n_opt(item, "total")?,
+    })
+}
+
 impl Store {
     pub async fn get_ledger_page(
         &self,
         user_id: &str,
         job_id: &str,
         page: u32,
-    ) -> Result<Option<Vec<Scrobble>>, StoreError> {
+    ) -> Result<Option<PageRead>, StoreError> {
         self.metrics.read();
         let out = self
             .db
@@ -68,27 +77,28 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        match out.item {
-            Some(item) => Ok(Some(decode(&attr::get_s(&item, "rows")?)?)),
-            None => Ok(None),
-        }
+        out.item.as_ref().map(read_of).transpose()
     }
 
-    /// Writes the page if no attempt wrote it before; returns the page that is now recorded.
+    /// Writes the page (or one of the finishing step's own reads) if no attempt wrote it
+    /// before; returns what is now recorded.
     pub async fn record_ledger_page(
         &self,
         user_id: &str,
         job_id: &str,
         page: u32,
-        scrobbles: Vec<Scrobble>,
-    ) -> Result<Vec<Scrobble>, StoreError> {
-        let item = Item::from([
+        read: PageRead,
+    ) -> Result<PageRead, StoreError> {
+        let mut item = Item::from([
             ("pk".to_string(), attr::s(keys::user_pk(user_id))),
             ("sk".to_string(), attr::s(keys::ledger_sk(job_id, page))),
             ("entity".to_string(), attr::s("ledger_page")),
-            ("rows".to_string(), AttributeValue::S(encode(&scrobbles))),
-            ("count".to_string(), attr::n(scrobbles.len())),
+            ("rows".to_string(), AttributeValue::S(encode(&read.rows))),
+            ("count".to_string(), attr::n(read.rows.len())),
         ]);
+        if let Some(total) = read.total {
+            item.insert("total".to_string(), attr::n(total));
+        }
         self.metrics.write();
         let result = self
             .db
@@ -100,7 +110,7 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk);
         match result {
-            Ok(_) => Ok(scrobbles),
+            Ok(_) => Ok(read),
             Err(StoreError::Conflict) => self
                 .get_ledger_page(user_id, job_id, page)
                 .await?

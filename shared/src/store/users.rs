@@ -173,7 +173,9 @@ impl Store {
                     &job.user_id,
                 )),
             );
-        if job.kind == JobKind::Full || job.reconcile {
+        // A full sync whose closing count differed from Last.fm's (a scrobble deleted after
+        // its page was read) leaves the next sync to reconcile.
+        if (job.kind == JobKind::Full && job.repairs.is_empty()) || job.reconcile {
             update.push_str(", reconciled_at = :now");
         }
         if job.kind != JobKind::Incremental {

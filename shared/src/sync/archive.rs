@@ -122,14 +122,25 @@ pub fn by_month(scrobbles: Vec<Scrobble>) -> BTreeMap<String, Vec<Scrobble>> {
 }
 
 /// A month's rows after a window was re-read: rows outside the window stay, rows inside are
-/// exactly what Last.fm listed for it now.
-pub fn replace_window(old: &[Scrobble], fresh: &[Scrobble], window: Window) -> Vec<Scrobble> {
+/// exactly what Last.fm listed for it now, those of this month only (a window can span
+/// several months, and each month holds its own rows once).
+pub fn replace_window(
+    month: &str,
+    old: &[Scrobble],
+    fresh: &[Scrobble],
+    window: Window,
+) -> Vec<Scrobble> {
     let mut rows: Vec<Scrobble> = old
         .iter()
         .filter(|s| !in_window(s.uts, window))
         .cloned()
         .collect();
-    rows.extend(fresh.iter().filter(|s| in_window(s.uts, window)).cloned());
+    rows.extend(
+        fresh
+            .iter()
+            .filter(|s| in_window(s.uts, window) && month_of(s.uts) == month)
+            .cloned(),
+    );
     rows.sort_by_key(|s| std::cmp::Reverse(s.uts));
     rows
 }
@@ -350,12 +361,32 @@ mod tests {
             from: Some(150),
             to: Some(301),
         };
-        let rows = replace_window(&old, &fresh, w);
+        let rows = replace_window(&month_of(0), &old, &fresh, w);
         assert_eq!(
             rows.iter().map(|r| r.uts).collect::<Vec<_>>(),
             vec![250, 200, 100]
         );
         assert!(in_window(150, w) && !in_window(301, w));
+    }
+
+    #[test]
+    fn a_window_over_two_months_puts_each_row_in_its_own_month_once() {
+        // The window's rows span January and February; each month gets only its own, so a
+        // later count of the window finds every row once (it found the window's rows twice).
+        let jan = month_start("2026-02").unwrap() - 100;
+        let feb = month_start("2026-02").unwrap() + 100;
+        let fresh = vec![s("A", "x", feb), s("B", "y", jan)];
+        let w = Window {
+            from: Some(jan - 1_000),
+            to: Some(feb + 1_000),
+        };
+        let january = replace_window("2026-01", &[], &fresh, w);
+        let february = replace_window("2026-02", &[], &fresh, w);
+        assert_eq!(january.iter().map(|r| r.uts).collect::<Vec<_>>(), vec![jan]);
+        assert_eq!(
+            february.iter().map(|r| r.uts).collect::<Vec<_>>(),
+            vec![feb]
+        );
     }
 
     #[test]

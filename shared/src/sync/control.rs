@@ -268,7 +268,10 @@ pub async fn request_rebuild(
         .collect();
     let page_count = pages.len() as u32;
     stream::iter(pages.into_iter().enumerate())
-        .map(|(i, page)| store.record_ledger_page(user_id, &job_id, i as u32 + 1, page))
+        .map(|(i, rows)| {
+            let read = super::reader::PageRead { rows, total: None };
+            store.record_ledger_page(user_id, &job_id, i as u32 + 1, read)
+        })
         .buffer_unordered(16)
         .try_collect::<Vec<_>>()
         .await?;

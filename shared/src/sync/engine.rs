@@ -10,11 +10,12 @@ use tracing::{info, warn};
 use super::aggregate::{merge, Merge, Op, TrackDelta};
 use super::job::{Job, JobKind, JobStatus, PlannedWindow, Unit, UnitPlan};
 use super::messages::{SweepTarget, WorkMessage};
+use super::reader::{self, PageRead};
 use super::SyncError;
 use crate::clock::now_secs;
 use crate::lastfm::loved::LovedTracksPage;
 use crate::lastfm::top_artists::TopArtistsPage;
-use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate, Scrobble};
+use crate::lastfm::{Disposition, LastfmClient, LastfmError, RateGate};
 use crate::normalize::{artist_key, TrackIdentity};
 use crate::queue::Queues;
 use crate::store::jobs::JobTotals;
@@ -46,7 +47,8 @@ pub struct Engine<G> {
 
 /// What the first requests of a job fetched; applied by sync-start itself, not re-fetched.
 struct FirstPages {
-    scrobbles: Option<Vec<Scrobble>>,
+    /// Scrobble pages by their number in the job.
+    scrobbles: Vec<(u32, PageRead)>,
     artists: Option<TopArtistsPage>,
     loved: Option<LovedTracksPage>,
 }
@@ -91,7 +93,7 @@ impl<G: RateGate> Engine<G> {
         }
         let mut plan = UnitPlan::default();
         let mut first = FirstPages {
-            scrobbles: None,
+            scrobbles: Vec::new(),
             artists: None,
             loved: None,
         };
@@ -101,54 +103,104 @@ impl<G: RateGate> Engine<G> {
         let mut windows: Vec<PlannedWindow> = Vec::new();
         if !job.lastfm_user.is_empty() {
             let user = &job.lastfm_user;
-            let page = match self.lastfm.recent_tracks(user, 1, job.window).await {
-                Ok(page) => page,
-                Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
-            };
-            // An incremental sync re-reads the trailing window only when Last.fm's count for
-            // it differs from ours: new, late or deleted scrobbles. Otherwise it costs this
-            // one request (plus the reconciliation checks when those are due).
+            // Whether the listening changed, which is when top artists and loved tracks are
+            // read again too.
             let changed = match job.kind {
                 JobKind::Incremental => {
-                    page.total != self.counted_in(&job.user_id, job.window).await?.len() as u64
-                }
-                _ => true,
-            };
-            if job.kind == JobKind::Incremental {
-                if changed {
-                    windows.push(PlannedWindow {
-                        label: "recent".into(),
-                        window: job.window,
-                        pages: page.total_pages,
-                    });
-                }
-                if job.reconcile {
-                    match self.reconcile_windows(&job).await {
-                        Ok(found) => windows.extend(found),
-                        Err(SyncError::Lastfm(e)) => {
-                            return self.fetch_failed(&job, None, e, receive_count).await
-                        }
-                        Err(e) => return Err(e),
+                    let page = match self.lastfm.recent_tracks(user, 1, job.window).await {
+                        Ok(page) => page,
+                        Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+                    };
+                    let counted = self.counted_in(&job.user_id, job.window).await?;
+                    let read = PageRead {
+                        rows: page.scrobbles,
+                        total: Some(page.total),
+                    };
+                    // A change that leaves the total as it was (a deletion and an upload)
+                    // can hide on a later page, so a window of more than one page is read
+                    // whole; one that fits a page is whole in this answer. Nothing new in
+                    // a one-page window costs this one request (plus the reconciliation
+                    // checks when those are due).
+                    let changed = !reader::first_page_matches(&counted, &read);
+                    if changed || page.total_pages > 1 {
+                        windows.push(PlannedWindow {
+                            label: reader::RECENT.into(),
+                            window: job.window,
+                            pages: 1,
+                        });
+                        scrobbles_total += page.total;
+                        newest = read.rows.first().map(|s| s.uts);
+                        first.scrobbles.push((1, read));
                     }
+                    if job.reconcile {
+                        match self.reconcile_windows(&job).await {
+                            Ok(found) => windows.extend(found),
+                            Err(SyncError::Lastfm(e)) => {
+                                return self.fetch_failed(&job, None, e, receive_count).await
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    scrobbles_total += windows
+                        .iter()
+                        .filter(|w| w.label != reader::RECENT)
+                        .map(|w| u64::from(w.pages) * u64::from(crate::lastfm::PAGE_LIMIT))
+                        .sum::<u64>();
+                    changed
                 }
-                plan.scrobble_pages = windows.iter().map(|w| w.pages).sum();
-                plan.finalize = u32::from(!windows.is_empty());
-            } else {
-                plan.scrobble_pages = page.total_pages;
-                plan.finalize = 1;
-            }
-            scrobbles_total = windows
-                .iter()
-                .filter(|w| w.label != "recent")
-                .map(|w| u64::from(w.pages) * u64::from(crate::lastfm::PAGE_LIMIT))
-                .sum::<u64>()
-                + if changed { page.total } else { 0 };
-            if changed {
-                newest = page.scrobbles.first().map(|s| s.uts);
-            }
+                _ => {
+                    // The last two weeks can still change under the read (uploads of plays
+                    // made offline); everything before can only lose scrobbles, so it is read
+                    // by page number, all pages at once (see sync::reader).
+                    let (recent_window, history) = reader::split_full(job.window, now_secs());
+                    let recent = match self.lastfm.recent_tracks(user, 1, recent_window).await {
+                        Ok(page) => page,
+                        Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+                    };
+                    let old = match self.lastfm.recent_tracks(user, 1, history).await {
+                        Ok(page) => page,
+                        Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
+                    };
+                    windows.push(PlannedWindow {
+                        label: reader::RECENT.into(),
+                        window: recent_window,
+                        pages: 1,
+                    });
+                    windows.push(PlannedWindow {
+                        label: reader::HISTORY.into(),
+                        window: history,
+                        pages: old.total_pages,
+                    });
+                    scrobbles_total = recent.total + old.total;
+                    newest = recent
+                        .scrobbles
+                        .first()
+                        .or(old.scrobbles.first())
+                        .map(|s| s.uts);
+                    first.scrobbles.push((
+                        1,
+                        PageRead {
+                            rows: recent.scrobbles,
+                            total: Some(recent.total),
+                        },
+                    ));
+                    if old.total_pages > 0 {
+                        first.scrobbles.push((
+                            2,
+                            PageRead {
+                                rows: old.scrobbles,
+                                total: Some(old.total),
+                            },
+                        ));
+                    }
+                    true
+                }
+            };
+            plan.scrobble_pages = windows.iter().map(|w| w.pages).sum();
+            plan.finalize = u32::from(!windows.is_empty());
             // Top artists and loved tracks only change with listening: an incremental sync
-            // that found nothing new leaves them be, so it costs one request.
-            if job.kind == JobKind::Full || changed {
+            // that found nothing new leaves them be.
+            if changed {
                 let artists = match self.lastfm.top_artists(user, 1).await {
                     Ok(a) => a,
                     Err(e) => return self.fetch_failed(&job, None, e, receive_count).await,
@@ -163,7 +215,6 @@ impl<G: RateGate> Engine<G> {
                 first.artists = Some(artists);
                 first.loved = Some(loved);
             }
-            first.scrobbles = changed.then_some(page.scrobbles);
         }
         if job.spotify {
             plan.spotify_lists = super::job::SPOTIFY_LISTS.len() as u32;
@@ -199,9 +250,12 @@ impl<G: RateGate> Engine<G> {
         );
         // Units whose first page is already in hand are applied here instead of queued.
         let mut inline = Vec::new();
-        if first.scrobbles.is_some() {
-            inline.push(Unit::Scrobbles(1));
-        }
+        inline.extend(
+            first
+                .scrobbles
+                .iter()
+                .map(|(page, _)| Unit::Scrobbles(*page)),
+        );
         if first.artists.is_some() {
             inline.push(Unit::Artists(1));
         }
@@ -214,8 +268,8 @@ impl<G: RateGate> Engine<G> {
             .filter(|u| !inline.contains(u))
             .collect();
         self.enqueue(&job, &queued).await?;
-        if let Some(scrobbles) = first.scrobbles.filter(|_| job.plan.scrobble_pages > 0) {
-            self.apply_scrobbles(&job, 1, scrobbles).await?;
+        for (page, read) in first.scrobbles {
+            self.apply_scrobbles(&job, page, read).await?;
         }
         if let Some(artists) = first.artists.filter(|_| job.plan.artist_pages > 0) {
             self.apply_artists(&job, 1, artists).await?;
@@ -372,20 +426,23 @@ impl<G: RateGate> Engine<G> {
         match unit {
             Unit::Scrobbles(page) => {
                 let (window, page_in_window) = job.locate(page);
-                let scrobbles = match recorded {
+                let read = match recorded {
                     Some(recorded) => recorded,
                     None => match self
                         .lastfm
                         .recent_tracks(&user, page_in_window, window)
                         .await
                     {
-                        Ok(fetched) => fetched.scrobbles,
+                        Ok(fetched) => PageRead {
+                            rows: fetched.scrobbles,
+                            total: Some(fetched.total),
+                        },
                         Err(e) => {
                             return self.fetch_failed(&job, Some(unit), e, receive_count).await
                         }
                     },
                 };
-                self.apply_scrobbles(&job, page, scrobbles).await
+                self.apply_scrobbles(&job, page, read).await
             }
             Unit::Artists(page) => match self.lastfm.top_artists(&user, page).await {
                 Ok(fetched) => self.apply_artists(&job, page, fetched).await,
@@ -406,17 +463,12 @@ impl<G: RateGate> Engine<G> {
     /// the user's tracks in the finishing step, which folds every page of the job at once:
     /// a heavy history holds ~4 scrobbles per distinct track, so one write per track instead
     /// of one per page it appears on, and no two pages racing for the same hot track.
-    async fn apply_scrobbles(
-        &self,
-        job: &Job,
-        page: u32,
-        fetched: Vec<Scrobble>,
-    ) -> Result<(), SyncError> {
-        let scrobbles = self
+    async fn apply_scrobbles(&self, job: &Job, page: u32, read: PageRead) -> Result<(), SyncError> {
+        let recorded = self
             .store
-            .record_ledger_page(&job.user_id, &job.job_id, page, fetched)
+            .record_ledger_page(&job.user_id, &job.job_id, page, read)
             .await?;
-        self.count_unit(job, Unit::Scrobbles(page), scrobbles.len() as u64)
+        self.count_unit(job, Unit::Scrobbles(page), recorded.rows.len() as u64)
             .await
     }
 

@@ -17,6 +17,7 @@ use super::aggregate::{aggregate, aggregate_pages, display_order, Op, TrackDelta
 use super::archive::{self, WindowDiff};
 use super::engine::Engine;
 use super::job::{Job, JobKind, PlannedWindow, Repair, Unit};
+use super::reader::{self, Next, PageRead};
 use super::SyncError;
 use crate::clock::now_secs;
 use crate::lastfm::{RateGate, Scrobble, Window, PAGE_LIMIT};
@@ -26,6 +27,11 @@ use crate::store::tracks::TrackWrite;
 use crate::store::StoreError;
 
 const CHECK_CONCURRENCY: usize = 4;
+/// Ledger ids of the finishing step's own Last.fm reads start here, above every unit id.
+const READ_SLOTS: u32 = 5_000_000;
+/// The op under which a full sync that counted its raw pages early applies the difference
+/// its exact read found.
+const CORRECTIONS_OP: u32 = 4_500_000;
 /// Tracks read and written together when a job's pages are folded: 20 reads and 20
 /// transactions of 100, a few hundred KB of items held at a time.
 const FOLD_SLICE: usize = 2_000;
@@ -191,36 +197,70 @@ impl<G: RateGate> Engine<G> {
     /// Runs the finishing step once every scrobble page is counted; returns the job as it
     /// stands afterwards.
     pub(super) async fn finalize(&self, job: Job) -> Result<Job, SyncError> {
-        let pages = self
+        let reads = self
             .store
-            .ledger_pages(&job.user_id, &job.job_id, job.plan.scrobble_pages)
+            .ledger_reads(&job.user_id, &job.job_id, job.plan.scrobble_pages)
             .await?;
-        if (1..=job.plan.scrobble_pages).any(|p| !pages.contains_key(&p)) {
+        if (1..=job.plan.scrobble_pages).any(|p| !reads.contains_key(&p)) {
             return Err(StoreError::Corrupt(format!(
                 "job {} is missing ledger pages before its finishing step",
                 job.job_id
             ))
             .into());
         }
+        let pages: BTreeMap<u32, Vec<Scrobble>> = reads
+            .iter()
+            .map(|(&page, read)| (page, read.rows.clone()))
+            .collect();
+        let mut slot = 0;
         let added = match job.kind {
+            // A full sync from before windows were planned: one window read by page number.
+            JobKind::Full if job.windows.is_empty() => {
+                let rows: Vec<Scrobble> = pages.values().flatten().cloned().collect();
+                self.store_full(&job, &PageCounts::of(&job, &pages), rows)
+                    .await?
+            }
             JobKind::Full => {
-                let counts = PageCounts::of(&job, &pages);
-                let rows: Vec<Scrobble> = pages.into_values().flatten().collect();
-                let months = archive::by_month(rows);
-                // Neither reads what the other writes, so the archive goes out while the
-                // tracks are being written.
-                let (added, index) = tokio::try_join!(self.count_pages(&job, &counts), async {
-                    Ok::<_, SyncError>(self.store.replace_archive(&job.user_id, months).await?)
-                })?;
-                info!(job_id = %job.job_id, months = index.months.len(), scrobbles = index.total(), "archive stored");
-                added
+                let mut rows = Vec::new();
+                let mut history = None;
+                for (planned, range) in job.window_pages() {
+                    let read = self
+                        .window_rows(&job, &mut slot, &planned, range, &reads)
+                        .await?;
+                    if planned.label == reader::HISTORY {
+                        history = Some((planned.window, read.len() as u64));
+                    }
+                    rows.extend(read);
+                }
+                // What the pages hold, taken exactly: a job that already counted its raw
+                // pages early corrects them by the difference; otherwise the exact rows are
+                // what is counted.
+                let (counts, corrections) = if job.folded_pages.is_empty() {
+                    let whole = BTreeMap::from([(1, rows.clone())]);
+                    (
+                        PageCounts {
+                            fold: aggregate_pages(&whole),
+                            late: vec![],
+                        },
+                        WindowDiff::default(),
+                    )
+                } else {
+                    let raw: Vec<Scrobble> = pages.values().flatten().cloned().collect();
+                    (PageCounts::of(&job, &pages), archive::diff(&raw, &rows))
+                };
+                let added = self.store_full(&job, &counts, rows).await?;
+                let corrected = self.apply_corrections(&job, &corrections).await?;
+                if let Some((window, counted)) = history {
+                    self.closing_count(&job, &mut slot, window, counted).await?;
+                }
+                added + corrected
             }
             // The archive is what a rebuild's pages came from; it stays as it is.
             JobKind::Rebuild => {
                 self.count_pages(&job, &PageCounts::of(&job, &pages))
                     .await?
             }
-            JobKind::Incremental => self.apply_windows(&job, &pages).await?,
+            JobKind::Incremental => self.apply_windows(&job, &mut slot, &reads).await?,
         };
         let counted = self
             .store
@@ -234,6 +274,208 @@ impl<G: RateGate> Engine<G> {
                 .await?
                 .unwrap_or(job)),
         }
+    }
+
+    /// Counts a full sync's rows into the tracks while storing them as the archive.
+    async fn store_full(
+        &self,
+        job: &Job,
+        counts: &PageCounts,
+        rows: Vec<Scrobble>,
+    ) -> Result<i64, SyncError> {
+        let months = archive::by_month(rows);
+        // Neither reads what the other writes, so the archive goes out while the tracks are
+        // being written.
+        let (added, index) = tokio::try_join!(self.count_pages(job, counts), async {
+            Ok::<_, SyncError>(self.store.replace_archive(&job.user_id, months).await?)
+        })?;
+        info!(job_id = %job.job_id, months = index.months.len(), scrobbles = index.total(), "archive stored");
+        Ok(added)
+    }
+
+    /// Applies what a full sync's exact read changed against the raw pages it had already
+    /// counted early (a job that once ended partial); returns the change in tracks.
+    async fn apply_corrections(&self, job: &Job, diff: &WindowDiff) -> Result<i64, SyncError> {
+        if diff.is_empty() {
+            return Ok(0);
+        }
+        let deltas = archive::deltas(diff);
+        let op = Op {
+            job: &job.job_id,
+            generation: &job.generation,
+            op: CORRECTIONS_OP,
+        };
+        let entered = self.apply_deltas(&job.user_id, &deltas, op).await?;
+        let dropped = self.drop_emptied(&job.user_id, &deltas).await?;
+        let shrunk = deltas
+            .iter()
+            .filter(|d| d.removed > 0)
+            .map(|d| d.key.clone())
+            .collect();
+        self.refresh_bounds(&job.user_id, shrunk).await?;
+        Ok(entered as i64 - dropped)
+    }
+
+    /// Tracks a removal left without plays lose their Last.fm part; returns how many.
+    async fn drop_emptied(&self, user_id: &str, deltas: &[TrackDelta]) -> Result<i64, SyncError> {
+        let emptied: Vec<bool> = stream::iter(deltas.iter().filter(|d| d.removed > 0))
+            .map(|d| self.store.drop_unplayed_track(user_id, &d.key))
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        Ok(emptied.into_iter().filter(|d| *d).count() as i64)
+    }
+
+    /// After a full sync, Last.fm's count for its history window once more. A scrobble
+    /// deleted after its page was read is still in what the sync counted: then the job says
+    /// so (a repair the next sync's reconciliation finds and applies), and the sync does not
+    /// count as a reconciliation.
+    async fn closing_count(
+        &self,
+        job: &Job,
+        slot: &mut u32,
+        window: Window,
+        counted: u64,
+    ) -> Result<(), SyncError> {
+        let id = READ_SLOTS + *slot;
+        *slot += 1;
+        let lastfm = match self
+            .store
+            .get_ledger_page(&job.user_id, &job.job_id, id)
+            .await?
+        {
+            Some(read) => read.total,
+            None => {
+                let total = self.lastfm.window_total(&job.lastfm_user, window).await?;
+                let read = PageRead {
+                    rows: vec![],
+                    total: Some(total),
+                };
+                self.store
+                    .record_ledger_page(&job.user_id, &job.job_id, id, read)
+                    .await?
+                    .total
+            }
+        };
+        let Some(lastfm) = lastfm.filter(|&t| t != counted) else {
+            return Ok(());
+        };
+        info!(job_id = %job.job_id, lastfm, counted, "history changed after it was read; left to reconciliation");
+        let repair = Repair {
+            window: reader::HISTORY.into(),
+            lastfm,
+            counted,
+            added: 0,
+            removed: 0,
+        };
+        self.store.set_job_repairs(job, &[repair]).await?;
+        Ok(())
+    }
+
+    /// One answer of the finishing step's own reads, recorded in the ledger like a page so a
+    /// finishing step run again replays it. Reads are numbered in the order they are made,
+    /// which is the same on every run: each depends only on the ledger and earlier reads.
+    async fn read_slot(
+        &self,
+        job: &Job,
+        slot: &mut u32,
+        window: Window,
+        page: u32,
+    ) -> Result<PageRead, SyncError> {
+        let id = READ_SLOTS + *slot;
+        *slot += 1;
+        if let Some(read) = self
+            .store
+            .get_ledger_page(&job.user_id, &job.job_id, id)
+            .await?
+        {
+            return Ok(read);
+        }
+        let fetched = self
+            .lastfm
+            .recent_tracks(&job.lastfm_user, page, window)
+            .await?;
+        let read = PageRead {
+            rows: fetched.scrobbles,
+            total: Some(fetched.total),
+        };
+        Ok(self
+            .store
+            .record_ledger_page(&job.user_id, &job.job_id, id, read)
+            .await?)
+    }
+
+    /// Reads a window as spans of fixed bounds, each from one answer (see sync::reader);
+    /// `first` is page 1's answer when a unit already has it.
+    async fn chain(
+        &self,
+        job: &Job,
+        slot: &mut u32,
+        window: Window,
+        first: Option<PageRead>,
+    ) -> Result<Vec<Scrobble>, SyncError> {
+        let mut rows = Vec::new();
+        let mut current = window;
+        let mut answer = match first {
+            Some(read) => read,
+            None => self.read_slot(job, slot, current, 1).await?,
+        };
+        loop {
+            let (taken, next) = reader::chain_step(current, &answer);
+            rows.extend(taken);
+            match next {
+                Next::Done => return Ok(rows),
+                Next::Window(narrower) => current = narrower,
+                Next::DenseSecond(second) => {
+                    let one = Window {
+                        from: Some(second),
+                        to: Some(second + 1),
+                    };
+                    for page in 1.. {
+                        let read = self.read_slot(job, slot, one, page).await?;
+                        let got = read.rows.len();
+                        rows.extend(read.rows);
+                        let seen = u64::from(page) * u64::from(PAGE_LIMIT);
+                        if got == 0 || read.total.is_none_or(|t| seen >= t) {
+                            break;
+                        }
+                    }
+                    current = reader::below(current, second);
+                }
+            }
+            answer = self.read_slot(job, slot, current, 1).await?;
+        }
+    }
+
+    /// A planned window's rows, exactly: the trailing window by chain from its first page;
+    /// any other window (it can only shrink) from its pages, with the spans where neighbouring
+    /// pages disagree read again.
+    async fn window_rows(
+        &self,
+        job: &Job,
+        slot: &mut u32,
+        planned: &PlannedWindow,
+        range: std::ops::Range<u32>,
+        reads: &BTreeMap<u32, PageRead>,
+    ) -> Result<Vec<Scrobble>, SyncError> {
+        let pages: BTreeMap<u32, PageRead> = range
+            .enumerate()
+            .filter_map(|(i, p)| reads.get(&p).map(|r| (i as u32 + 1, r.clone())))
+            .collect();
+        if planned.label == reader::RECENT {
+            let first = pages.get(&1).cloned();
+            return self.chain(job, slot, planned.window, first).await;
+        }
+        let spans = reader::unsettled(planned.window, &pages, planned.pages, PAGE_LIMIT);
+        if !spans.is_empty() {
+            info!(job_id = %job.job_id, window = %planned.label, spans = spans.len(), "pages changed while read; reading their edges again");
+        }
+        let mut reread = Vec::new();
+        for span in spans {
+            let rows = self.chain(job, slot, span, None).await?;
+            reread.push((span, rows));
+        }
+        Ok(reader::assemble(&pages, &reread))
     }
 
     /// Counts a full sync's (or a rebuild's) pages into the tracks; returns the tracks the
@@ -302,20 +544,14 @@ impl<G: RateGate> Engine<G> {
     async fn apply_windows(
         &self,
         job: &Job,
-        pages: &BTreeMap<u32, Vec<Scrobble>>,
+        slot: &mut u32,
+        reads: &BTreeMap<u32, PageRead>,
     ) -> Result<i64, SyncError> {
-        let fresh: Vec<(PlannedWindow, Vec<Scrobble>)> = job
-            .window_pages()
-            .into_iter()
-            .map(|(w, range)| {
-                let rows = range
-                    .filter_map(|p| pages.get(&p))
-                    .flatten()
-                    .cloned()
-                    .collect();
-                (w, rows)
-            })
-            .collect();
+        let mut fresh: Vec<(PlannedWindow, Vec<Scrobble>)> = Vec::new();
+        for (planned, range) in job.window_pages() {
+            let rows = self.window_rows(job, slot, &planned, range, reads).await?;
+            fresh.push((planned, rows));
+        }
         let diff = match self.store.window_diff(&job.user_id, &job.job_id).await? {
             Some(recorded) => recorded,
             None => {
@@ -350,12 +586,7 @@ impl<G: RateGate> Engine<G> {
             op: Unit::Finalize.id(),
         };
         let entered = self.apply_deltas(&job.user_id, &deltas, op).await?;
-        let emptied: Vec<bool> = stream::iter(deltas.iter().filter(|d| d.removed > 0))
-            .map(|d| self.store.drop_unplayed_track(&job.user_id, &d.key))
-            .buffer_unordered(8)
-            .try_collect()
-            .await?;
-        let dropped = emptied.into_iter().filter(|d| *d).count() as i64;
+        let dropped = self.drop_emptied(&job.user_id, &deltas).await?;
         self.rewrite_months(job, &fresh).await?;
         let shrunk: BTreeSet<String> = deltas
             .iter()
@@ -483,7 +714,7 @@ impl<G: RateGate> Engine<G> {
                     }
                     None => Vec::new(),
                 };
-                let next = archive::replace_window(&current, rows, planned.window);
+                let next = archive::replace_window(&month, &current, rows, planned.window);
                 touched.insert(month, next);
             }
         }

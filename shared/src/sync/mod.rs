@@ -8,6 +8,7 @@ pub mod engine;
 mod finalize;
 pub mod job;
 pub mod messages;
+pub mod reader;
 pub mod schedule;
 pub mod spotify_unit;
 
