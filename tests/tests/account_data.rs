@@ -283,8 +283,11 @@ async fn the_export_holds_every_kind_of_data_and_no_secret() {
         .iter()
         .filter(|i| i["entity"] == "ledger_page")
         .map(|i| {
-            assert!(i["rows"].as_str().is_some_and(|r| r.len() > 10), "{i}");
-            i["count"].as_u64().unwrap()
+            // An empty window (the last two weeks of an old history) is an empty page.
+            let count = i["count"].as_u64().unwrap();
+            let rows = i["rows"].as_str().unwrap_or_default();
+            assert!(rows.len() > 10 || (count == 0 && rows == "[]"), "{i}");
+            count
         })
         .sum();
     assert_eq!(ledger_rows, 300, "every stored scrobble row is exported");

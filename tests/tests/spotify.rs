@@ -1,6 +1,7 @@
 //! Spotify through the deployed stack and the Spotify stand-in: connect → callback → sync →
 //! read; single-use, expiring state; token refresh and rotation; a revoked token; Development
-//! Mode payloads; 429s; and the same artist merged across Last.fm, Spotify and a manual entry.
+//! Mode payloads; 429s at connect and in the middle of a sync; and the same artist merged
+//! across Last.fm, Spotify and a manual entry.
 
 use std::time::Duration;
 
@@ -36,6 +37,34 @@ async fn admin(path: &str, body: Value) -> Value {
         .unwrap();
     assert!(r.status().is_success(), "{path}");
     r.json().await.unwrap()
+}
+
+async fn stats() -> Value {
+    karaoke_tests::json_of(reqwest::Client::new().get(format!("{}/_admin/stats", spotify_admin())))
+        .await
+}
+
+async fn config() -> Value {
+    karaoke_tests::json_of(reqwest::Client::new().get(format!("{}/_admin/config", spotify_admin())))
+        .await
+}
+
+/// Puts these settings back when dropped, even when an assertion failed part-way.
+struct Restore(Value);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let settings = self.0.clone();
+        // A runtime of its own: `Drop` cannot await, and may run while the test's unwinds.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(admin("/_admin/config", settings))
+        })
+        .join();
+    }
 }
 
 async fn connected(spotify_user: &str) -> Api {
@@ -199,6 +228,7 @@ async fn a_revoked_token_marks_the_service_for_reconnection() {
 #[tokio::test]
 async fn development_mode_payloads_and_429s_are_handled() {
     let _serial = SERIAL.lock().await;
+    let _restore = Restore(json!({"dev_mode": false, "rate_limit_next": 0}));
     admin(
         "/_admin/config",
         json!({"dev_mode": true, "rate_limit_next": 3, "retry_after": 1}),
@@ -422,6 +452,114 @@ async fn a_refresh_replaces_the_lists_and_what_left_them_loses_spotify() {
             ),
             Some(s["title"].as_str().unwrap().to_lowercase()),
             "{s}"
+        );
+    }
+}
+
+fn delta(after: &Value, before: &Value, pointer: &str) -> u64 {
+    let at = |v: &Value| v.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    at(after) - at(before)
+}
+
+/// Spotify rate limiting that reaches a running sync rather than the connect step: the 429s
+/// (with `Retry-After`) are set only once the user is connected, so they fall on the sync's
+/// list requests (nothing else asked the Web API meanwhile, or too little to have taken them
+/// all); each is waited out, the job ends `done` with no unit failed, and all six lists are
+/// Spotify's, complete and in order.
+#[tokio::test]
+async fn a_429_during_the_sync_is_waited_out_and_every_list_is_complete() {
+    // More than one per list, fewer than a request waits out (3) times the six lists: each
+    // is waited out in the worker, none fails for it.
+    const LIMITED: u64 = 8;
+    let _serial = SERIAL.lock().await;
+    let user = unique("sp-429");
+    // Lists longer than one request (50) in two of the ranges.
+    let totals = json!({"short_term": 30, "medium_term": 80, "long_term": 99});
+    admin(
+        "/_admin/users",
+        json!({"id": user, "artists_total": totals, "tracks_total": totals, "duplicates": false}),
+    )
+    .await;
+    let api = connected(&user).await;
+    let previous = config().await;
+    let _restore = Restore(json!({"rate_limit_next": 0, "retry_after": previous["retry_after"]}));
+    let before = stats().await;
+    admin(
+        "/_admin/config",
+        json!({"rate_limit_next": LIMITED, "retry_after": 1}),
+    )
+    .await;
+    let job = sync(&api).await;
+    let after = stats().await;
+
+    assert_eq!(
+        config().await["rate_limit_next"],
+        0,
+        "every 429 was served"
+    );
+    let served = delta(&after, &before, "/served_429");
+    assert!(served >= LIMITED, "429s served: {served}: {after}");
+    // The 429s go to the first Web API requests after they were set: all of them to the
+    // sync's list requests, but for as many other requests as there were meanwhile.
+    let lists = delta(&after, &before, "/by_path/~1v1~1me~1top~1tracks")
+        + delta(&after, &before, "/by_path/~1v1~1me~1top~1artists");
+    let other = delta(&after, &before, "/by_path/~1v1~1me")
+        + delta(&after, &before, "/by_path/~1v1~1(other)");
+    assert!(
+        other < LIMITED && lists >= 6 + LIMITED - other,
+        "list requests {lists}, other Web API requests {other}: {after}"
+    );
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["pages_total"], 6, "six Spotify lists: {job}");
+    assert_eq!(job["failed_pages"], json!([]), "{job}");
+    assert_eq!(job["errors"], json!([]), "{job}");
+
+    // Every list as the stand-in has it now, in order.
+    let ranges = ["short_term", "medium_term", "long_term"];
+    let top = api.get("/api/me/top-tracks").await.body;
+    let lists = top["lists"].as_array().unwrap();
+    assert_eq!(lists.len(), 3, "{top}");
+    let mut tracks = Vec::new();
+    for (list, range) in lists.iter().zip(ranges) {
+        let truth = standin_top(&user, "tracks", range).await;
+        let ids: Vec<&Value> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["spotify_id"])
+            .collect();
+        let truth_ids: Vec<&Value> = truth.iter().map(|i| &i["id"]).collect();
+        assert!(!truth_ids.is_empty(), "{range}");
+        assert_eq!(ids, truth_ids, "{range}: the whole list, in Spotify's order");
+        tracks.extend(truth);
+    }
+    let distinct_tracks: std::collections::BTreeSet<&str> =
+        tracks.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(api.all("songs").await.len(), distinct_tracks.len());
+    let mut names = std::collections::BTreeSet::new();
+    let mut place = std::collections::BTreeMap::new();
+    for range in ranges {
+        for a in standin_top(&user, "artists", range).await {
+            let name = a["name"].as_str().unwrap().to_lowercase();
+            place.insert((range.to_string(), a["rank"].as_u64().unwrap()), name.clone());
+            names.insert(name);
+        }
+    }
+    let artists = api.all("artists").await;
+    let ranked: Vec<&Value> = artists
+        .iter()
+        .filter(|a| !a["spotify_rank"].is_null())
+        .collect();
+    assert_eq!(ranked.len(), names.len(), "every artist of the lists, once");
+    for a in ranked {
+        let at = (
+            a["spotify_time_range"].as_str().unwrap().to_string(),
+            a["spotify_rank"].as_u64().unwrap(),
+        );
+        assert_eq!(
+            place.get(&at),
+            Some(&a["name"].as_str().unwrap().to_lowercase()),
+            "{a}"
         );
     }
 }
