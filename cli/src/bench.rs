@@ -13,6 +13,9 @@ struct Options {
     latency_ms: u64,
     user: String,
     label: String,
+    /// Change the history while the full sync reads it (uploads and deletions), on a copy of
+    /// the user made for the run.
+    moving: bool,
 }
 
 fn parse(args: &[String]) -> CliResult<Options> {
@@ -20,6 +23,7 @@ fn parse(args: &[String]) -> CliResult<Options> {
         latency_ms: 500,
         user: "heavy".into(),
         label: String::new(),
+        moving: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -32,6 +36,7 @@ fn parse(args: &[String]) -> CliResult<Options> {
             "--latency-ms" => o.latency_ms = value()?.parse().map_err(|_| "bad --latency-ms")?,
             "--user" => o.user = value()?,
             "--label" => o.label = value()?,
+            "--moving" => o.moving = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -103,7 +108,11 @@ pub async fn sync(args: &[String]) -> CliResult<()> {
         .await?;
     // The incremental row runs at the same setting as the full sync; the stand-in gets its
     // own setting back whatever happened.
-    let outcome = full_then_incremental(&standin, &o, rate).await;
+    let outcome = if o.moving {
+        moving_history(&standin, &o, rate).await
+    } else {
+        full_then_incremental(&standin, &o, rate).await
+    };
     let restored = standin
         .post(
             "/_admin/config",
@@ -177,6 +186,134 @@ async fn full_then_incremental(standin: &StandIn, o: &Options, rate: f64) -> Cli
         );
     }
     incremental(standin, &session, o).await
+}
+
+/// A full sync of a copy of the user while its history changes: at three points of the read,
+/// a phone uploads 10 plays made offline (back-dated 1-13 days) and the listener deletes 5
+/// old scrobbles; then one "Sync now". Prints what the changes cost in Last.fm requests and
+/// whether the counts came out exact (the stand-in's truth against the stored total).
+async fn moving_history(standin: &StandIn, o: &Options, rate: f64) -> CliResult<()> {
+    let source = standin
+        .get(&format!("/_admin/truth?user={}", o.user))
+        .await?;
+    let scrobbles = source["total_scrobbles"].as_u64().unwrap_or(0);
+    let copy = format!(
+        "moving{}",
+        karaoke_shared::clock::now_millis() % 1_000_000_000
+    );
+    let spec = standin.get("/_admin/users").await?;
+    let seed = spec["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["name"] == o.user.as_str()))
+        .map_or(1, |u| u["seed"].as_u64().unwrap_or(1));
+    standin
+        .post(
+            "/_admin/users",
+            json!({"name": copy, "scrobbles": scrobbles, "seed": seed}),
+        )
+        .await?;
+    let now = karaoke_shared::clock::now_secs();
+    let total = scrobbles as usize;
+    let pages = total.div_ceil(200);
+    for (n, at) in [pages / 5, pages / 2, pages * 4 / 5]
+        .into_iter()
+        .enumerate()
+    {
+        let uploads: Vec<Value> = (0..10)
+            .map(|i| {
+                let back = (1 + (n * 10 + i) % 13) as i64 * 86_400;
+                json!({"artist": "Offline Artist", "title": format!("Offline Song {n}-{i}"), "uts": now - back})
+            })
+            .collect();
+        // Old scrobbles, spread over the history below the pages read so far.
+        let mut deletions = Vec::new();
+        for k in 0..5 {
+            let offset = total * (60 + 7 * k + n) / 100;
+            let listed = standin
+                .get(&format!(
+                    "/_admin/scrobbles?user={copy}&offset={offset}&limit=1"
+                ))
+                .await?;
+            if let Some(s) = listed["scrobbles"].get(0) {
+                deletions
+                    .push(json!({"uts": s["uts"], "artist": s["artist"], "title": s["title"]}));
+            }
+        }
+        standin
+            .post(
+                "/_admin/edits",
+                json!({"user": copy, "after_requests": at, "add": uploads, "delete": deletions}),
+            )
+            .await?;
+    }
+    let label = format!("{} (history changing)", o.label);
+    let before = standin.get("/_admin/stats").await?;
+    let user_id = format!("bench-{}", karaoke_shared::clock::now_millis());
+    let session = Session::sign_in(&user_id).await?;
+    let r = session
+        .call(
+            reqwest::Method::PUT,
+            "/api/me/services/lastfm",
+            Some(json!({"username": copy})),
+        )
+        .await?;
+    if r.status != 200 {
+        return Err(format!("connect failed: {}", r.body));
+    }
+    let started = Instant::now();
+    session.start_sync().await?;
+    let job = follow(&session, Duration::from_secs(1)).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let after = standin.get("/_admin/stats").await?;
+    let edits = standin.get(&format!("/_admin/edits?user={copy}")).await?;
+    let units = job["pages_total"].as_u64().unwrap_or(0);
+    let requests = count(&after, "user.getrecenttracks") - count(&before, "user.getrecenttracks");
+    let lists = count(&after, "user.gettopartists") - count(&before, "user.gettopartists")
+        + count(&after, "user.getlovedtracks")
+        - count(&before, "user.getlovedtracks");
+    let planned = units.saturating_sub(1 + lists);
+    let e29 = after["error29"].as_u64().unwrap_or(0) - before["error29"].as_u64().unwrap_or(0);
+    let bound = units as f64 / rate;
+    println!(
+        "
+status: {}  repairs: {}",
+        job["status"], job["repairs"]
+    );
+    println!("edits applied during the sync: {}", edits["applied"]);
+    println!("| run | scrobbles | units | wall s | bound s | ratio | recent-tracks requests | planned pages | finishing step's reads (chain, spans read again, closing count) | error 29 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {:.1} | {:.1} | {:.2} | {} | {} | {} | {} |",
+        label,
+        thousands(scrobbles),
+        units,
+        wall,
+        bound,
+        wall / bound.max(0.001),
+        requests,
+        planned,
+        requests.saturating_sub(planned),
+        e29,
+    );
+    let before = standin.get("/_admin/stats").await?;
+    let started = Instant::now();
+    session.start_sync().await?;
+    let again = follow(&session, Duration::from_millis(500)).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let after = standin.get("/_admin/stats").await?;
+    let truth = standin.get(&format!("/_admin/truth?user={copy}")).await?;
+    println!(
+        "\"Sync now\" after it: status {}, {:.1} s, {} recent-tracks requests, repairs {}",
+        again["status"],
+        wall,
+        count(&after, "user.getrecenttracks") - count(&before, "user.getrecenttracks"),
+        again["repairs"]
+    );
+    println!(
+        "the stand-in's history now: {} scrobbles (the copy, {copy}, stays in the stand-in until it restarts)",
+        truth["total_scrobbles"]
+    );
+    Ok(())
 }
 
 /// Seconds from the job's creation to its end, from its own timestamps.

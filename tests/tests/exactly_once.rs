@@ -242,6 +242,7 @@ async fn finalize_claim(h: &Harness, user: &str, job_id: &str) -> Option<String>
     item.get("finalize_by").map(|v| v.as_s().unwrap().clone())
 }
 
+/// Whether the page is counted on the job.
 async fn counted(h: &Harness, user: &str, job_id: &str, page: u32) -> bool {
     let job = h.store.get_job(user, job_id).await.unwrap().unwrap();
     job.done_pages.contains(&page)
@@ -333,8 +334,8 @@ async fn crash_page_then_retry(
     let replayed = ledger_entry(h, user, job_id, page).await;
     let replayed = replayed.expect("the retry recorded the page");
     if let Some(ledger) = ledger {
-        assert_eq!(
-            replayed, ledger,
+        assert!(
+            replayed == ledger,
             "page {page}: the retry replays the ledger"
         );
     }

@@ -492,11 +492,7 @@ async fn a_429_during_the_sync_is_waited_out_and_every_list_is_complete() {
     let job = sync(&api).await;
     let after = stats().await;
 
-    assert_eq!(
-        config().await["rate_limit_next"],
-        0,
-        "every 429 was served"
-    );
+    assert_eq!(config().await["rate_limit_next"], 0, "every 429 was served");
     let served = delta(&after, &before, "/served_429");
     assert!(served >= LIMITED, "429s served: {served}: {after}");
     // The 429s go to the first Web API requests after they were set: all of them to the
@@ -530,7 +526,10 @@ async fn a_429_during_the_sync_is_waited_out_and_every_list_is_complete() {
             .collect();
         let truth_ids: Vec<&Value> = truth.iter().map(|i| &i["id"]).collect();
         assert!(!truth_ids.is_empty(), "{range}");
-        assert_eq!(ids, truth_ids, "{range}: the whole list, in Spotify's order");
+        assert_eq!(
+            ids, truth_ids,
+            "{range}: the whole list, in Spotify's order"
+        );
         tracks.extend(truth);
     }
     let distinct_tracks: std::collections::BTreeSet<&str> =
@@ -541,7 +540,10 @@ async fn a_429_during_the_sync_is_waited_out_and_every_list_is_complete() {
     for range in ranges {
         for a in standin_top(&user, "artists", range).await {
             let name = a["name"].as_str().unwrap().to_lowercase();
-            place.insert((range.to_string(), a["rank"].as_u64().unwrap()), name.clone());
+            place.insert(
+                (range.to_string(), a["rank"].as_u64().unwrap()),
+                name.clone(),
+            );
             names.insert(name);
         }
     }

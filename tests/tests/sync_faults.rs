@@ -138,7 +138,12 @@ async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
     // Five receives with growing back-off before SQS gives up on the page.
     let job = api.wait_for_sync(Duration::from_secs(400)).await;
     assert_eq!(job["status"], "partial", "{job}");
-    assert_eq!(job["failed_pages"], json!([3]));
+    // Last.fm's page 3 of the history is one page of the job; which one depends on how the
+    // job splits the history into windows (a full sync reads its last two weeks apart).
+    let failed = job["failed_pages"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{job}");
+    let page = failed[0].as_u64().unwrap();
+    assert!((3..=4).contains(&page), "{job}");
     // Everything but the failed page is counted; the finishing step waits for the resumed job,
     // since archiving a ledger with a hole in it would make later syncs see phantom deletions.
     assert_eq!(
@@ -153,10 +158,13 @@ async fn a_page_that_keeps_failing_ends_partial_then_a_retry_finishes_it() {
         &truth,
         job["scrobbles_done"].as_u64().unwrap(),
     );
+    // The job's units: its scrobble pages, one page each of top artists and loved tracks,
+    // the finishing step.
+    let scrobble_pages = job["pages_total"].as_u64().unwrap() - 3;
     assert!(
-        job["errors"]
-            .to_string()
-            .contains("Page 3 of 4 of your scrobbles"),
+        job["errors"].to_string().contains(&format!(
+            "Page {page} of {scrobble_pages} of your scrobbles"
+        )),
         "{job}"
     );
     assert!(job["percent"].as_u64().unwrap() <= 100);
@@ -242,10 +250,8 @@ async fn error_29_in_the_middle_of_a_sync_is_waited_out() {
          were served while they lasted"
     );
 
-    eprintln!("DEBUG trigger at {running} ours {ours} others {others}");
     let job = api.wait_for_sync(Duration::from_secs(300)).await;
     let after = lastfm.stats().await;
-    eprintln!("DEBUG job {job} before {before} after {after}");
     assert!(
         count(&after, "/by_error/29") >= count(&before, "/by_error/29") + ERRORS,
         "{after}"
