@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 from lastfm_history import normalise  # noqa: E402
 
 SERVER = os.path.join(HERE, "lastfm.py")
-FIXTURES = os.environ.get("LASTFM_FIXTURES", "/work/shared/fixtures/lastfm")
+FIXTURES = os.path.join(HERE, "..", "..", "tests", "fixtures", "lastfm")
 
 
 # --------------------------------------------------------------------------------------------

@@ -253,7 +253,7 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
-            "{}/../../shared/fixtures/lastfm/{name}",
+            "{}/../tests/fixtures/lastfm/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
@@ -341,10 +341,7 @@ mod tests {
 
     #[test]
     fn every_capture_parses_with_its_method() {
-        let dir = format!(
-            "{}/../../shared/fixtures/lastfm",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let dir = format!("{}/../tests/fixtures/lastfm", env!("CARGO_MANIFEST_DIR"));
         let mut seen = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();

@@ -84,7 +84,7 @@ mod tests {
 
     fn load(name: &str) -> TopArtistsPage {
         let path = format!(
-            "{}/../../shared/fixtures/lastfm/{name}",
+            "{}/../tests/fixtures/lastfm/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         parse_top_artists(parse_body(&std::fs::read(path).unwrap()).unwrap()).unwrap()

@@ -300,9 +300,12 @@ impl<G: RateGate> Engine<G> {
                 let unit = Unit::from_id(unit);
                 let outcome = self.run_unit(&user_id, &job_id, unit, receive_count).await;
                 match outcome {
-                    // Last.fm and Spotify errors on the last attempt are settled where they happen.
+                    // Last.fm and Spotify errors on the last attempt are settled where they
+                    // happen, except in the finishing step, whose reads (chains, spans read
+                    // again) have no unit of their own to fail.
                     Err(e)
-                        if !matches!(e, SyncError::Lastfm(_) | SyncError::Spotify(_))
+                        if (unit == Unit::Finalize
+                            || !matches!(e, SyncError::Lastfm(_) | SyncError::Spotify(_)))
                             && receive_count >= self.max_receives =>
                     {
                         self.give_up_unit(&user_id, &job_id, unit, &e, receive_count)
