@@ -921,6 +921,7 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
                     ch.notes.push("two plays in one second".into());
                 }
                 _ => {
+                    let (adds, deletes) = (ch.during_adds.len(), ch.during_deletes.len());
                     let k = 1 + rng.below(3);
                     for _ in 0..k {
                         let at = if rng.chance(50) {
@@ -942,8 +943,8 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
                     }
                     ch.notes.push(format!(
                         "{} plays and {} deletions during the sync",
-                        ch.during_adds.len(),
-                        ch.during_deletes.len()
+                        ch.during_adds.len() - adds,
+                        ch.during_deletes.len() - deletes
                     ));
                 }
             }
