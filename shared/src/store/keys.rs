@@ -47,10 +47,6 @@ pub fn archive_sk(month: &str, part: usize) -> String {
     format!("ARCH#{month}#{part:02}")
 }
 
-pub fn archive_month_prefix(month: &str) -> String {
-    format!("ARCH#{month}#")
-}
-
 pub const ARCHIVE_PREFIX: &str = "ARCH#";
 /// Which months the archive holds, with their scrobble and part counts.
 pub const ARCHIVE_INDEX_SK: &str = "ARCHIVE";

@@ -189,7 +189,11 @@ impl Store {
         Ok((rows, next))
     }
 
-    async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get_item(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<Item>, StoreError> {
         self.metrics.read();
         let out = self
             .db

@@ -246,8 +246,8 @@ pub async fn request_rebuild(
     }
     let index = store.archive_index(user_id).await?;
     let mut rows = Vec::with_capacity(index.total() as usize);
-    for month in index.months.keys().rev() {
-        rows.extend(store.archive_month(user_id, month).await?);
+    for (month, info) in index.months.iter().rev() {
+        rows.extend(store.archive_month(user_id, month, info.parts).await?);
     }
     let job = Job::queued(
         user_id,

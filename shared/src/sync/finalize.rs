@@ -84,7 +84,8 @@ impl<G: RateGate> Engine<G> {
             if !index.months.contains_key(&month) {
                 continue;
             }
-            let month_rows = self.store.archive_month(user_id, &month).await?;
+            let parts = index.months[&month].parts;
+            let month_rows = self.store.archive_month(user_id, &month, parts).await?;
             rows.extend(
                 month_rows
                     .into_iter()
@@ -114,7 +115,7 @@ impl<G: RateGate> Engine<G> {
             if start >= from && end <= to {
                 total += info.n;
             } else {
-                let rows = self.store.archive_month(user_id, month).await?;
+                let rows = self.store.archive_month(user_id, month, info.parts).await?;
                 total += rows
                     .iter()
                     .filter(|s| archive::in_window(s.uts, window))
@@ -623,7 +624,10 @@ impl<G: RateGate> Engine<G> {
             if newest.len() == keys.len() {
                 break;
             }
-            let rows = self.store.archive_month(user_id, month).await?;
+            let rows = self
+                .store
+                .archive_month(user_id, month, index.months[*month].parts)
+                .await?;
             for s in &rows {
                 let key = TrackIdentity::of(&s.artist, &s.title).key();
                 if keys.contains(&key) && !newest.contains_key(&key) {
@@ -638,7 +642,11 @@ impl<G: RateGate> Engine<G> {
             }
             let rows = match cache.remove(*month) {
                 Some(rows) => rows,
-                None => self.store.archive_month(user_id, month).await?,
+                None => {
+                    self.store
+                        .archive_month(user_id, month, index.months[*month].parts)
+                        .await?
+                }
             };
             for s in rows.iter().rev() {
                 let key = TrackIdentity::of(&s.artist, &s.title).key();
@@ -710,7 +718,10 @@ impl<G: RateGate> Engine<G> {
                 let current = match touched.remove(&month) {
                     Some(rows) => rows,
                     None if index.months.contains_key(&month) => {
-                        self.store.archive_month(&job.user_id, &month).await?
+                        let parts = index.months[&month].parts;
+                        self.store
+                            .archive_month(&job.user_id, &month, parts)
+                            .await?
                     }
                     None => Vec::new(),
                 };
