@@ -209,24 +209,31 @@ impl<G: RateGate> Engine<G> {
             ))
             .into());
         }
-        let pages: BTreeMap<u32, Vec<Scrobble>> = reads
-            .iter()
-            .map(|(&page, read)| (page, read.rows.clone()))
-            .collect();
+        // The raw pages, for the paths that count them as they are (kept apart only there:
+        // a heavy history's pages are ~100 MB in memory).
+        let raw = |reads: &BTreeMap<u32, PageRead>| -> BTreeMap<u32, Vec<Scrobble>> {
+            reads
+                .iter()
+                .map(|(&page, read)| (page, read.rows.clone()))
+                .collect()
+        };
+        let mut reads = reads;
         let mut slot = 0;
         let added = match job.kind {
             // A full sync from before windows were planned: one window read by page number.
             JobKind::Full if job.windows.is_empty() => {
+                let pages = raw(&reads);
                 let rows: Vec<Scrobble> = pages.values().flatten().cloned().collect();
                 self.store_full(&job, &PageCounts::of(&job, &pages), rows)
                     .await?
             }
             JobKind::Full => {
+                let early = (!job.folded_pages.is_empty()).then(|| raw(&reads));
                 let mut rows = Vec::new();
                 let mut history = None;
                 for (planned, range) in job.window_pages() {
                     let read = self
-                        .window_rows(&job, &mut slot, &planned, range, &reads)
+                        .window_rows(&job, &mut slot, &planned, range, &mut reads)
                         .await?;
                     if planned.label == reader::HISTORY {
                         history = Some((planned.window, read.len() as u64));
@@ -236,18 +243,18 @@ impl<G: RateGate> Engine<G> {
                 // What the pages hold, taken exactly: a job that already counted its raw
                 // pages early corrects them by the difference; otherwise the exact rows are
                 // what is counted.
-                let (counts, corrections) = if job.folded_pages.is_empty() {
-                    let whole = BTreeMap::from([(1, rows.clone())]);
-                    (
+                let (counts, corrections) = match &early {
+                    None => (
                         PageCounts {
-                            fold: aggregate_pages(&whole),
+                            fold: aggregate(&rows, 1),
                             late: vec![],
                         },
                         WindowDiff::default(),
-                    )
-                } else {
-                    let raw: Vec<Scrobble> = pages.values().flatten().cloned().collect();
-                    (PageCounts::of(&job, &pages), archive::diff(&raw, &rows))
+                    ),
+                    Some(pages) => {
+                        let flat: Vec<Scrobble> = pages.values().flatten().cloned().collect();
+                        (PageCounts::of(&job, pages), archive::diff(&flat, &rows))
+                    }
                 };
                 let added = self.store_full(&job, &counts, rows).await?;
                 let corrected = self.apply_corrections(&job, &corrections).await?;
@@ -258,10 +265,10 @@ impl<G: RateGate> Engine<G> {
             }
             // The archive is what a rebuild's pages came from; it stays as it is.
             JobKind::Rebuild => {
-                self.count_pages(&job, &PageCounts::of(&job, &pages))
+                self.count_pages(&job, &PageCounts::of(&job, &raw(&reads)))
                     .await?
             }
-            JobKind::Incremental => self.apply_windows(&job, &mut slot, &reads).await?,
+            JobKind::Incremental => self.apply_windows(&job, &mut slot, &mut reads).await?,
         };
         let counted = self
             .store
@@ -457,11 +464,12 @@ impl<G: RateGate> Engine<G> {
         slot: &mut u32,
         planned: &PlannedWindow,
         range: std::ops::Range<u32>,
-        reads: &BTreeMap<u32, PageRead>,
+        reads: &mut BTreeMap<u32, PageRead>,
     ) -> Result<Vec<Scrobble>, SyncError> {
+        // Each page belongs to one window: it is moved out, not copied.
         let pages: BTreeMap<u32, PageRead> = range
             .enumerate()
-            .filter_map(|(i, p)| reads.get(&p).map(|r| (i as u32 + 1, r.clone())))
+            .filter_map(|(i, p)| reads.remove(&p).map(|r| (i as u32 + 1, r)))
             .collect();
         if planned.label == reader::RECENT {
             let first = pages.get(&1).cloned();
@@ -546,7 +554,7 @@ impl<G: RateGate> Engine<G> {
         &self,
         job: &Job,
         slot: &mut u32,
-        reads: &BTreeMap<u32, PageRead>,
+        reads: &mut BTreeMap<u32, PageRead>,
     ) -> Result<i64, SyncError> {
         let mut fresh: Vec<(PlannedWindow, Vec<Scrobble>)> = Vec::new();
         for (planned, range) in job.window_pages() {
