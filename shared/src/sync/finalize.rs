@@ -403,6 +403,13 @@ impl<G: RateGate> Engine<G> {
             .lastfm
             .recent_tracks(&job.lastfm_user, page, window)
             .await?;
+        if page == 1 && fetched.scrobbles.is_empty() && fetched.total > 0 {
+            // Recorded, this answer would be replayed on every retry and its rows lost.
+            return Err(crate::lastfm::LastfmError::Malformed {
+                detail: format!("page 1 listed no scrobbles of {}", fetched.total),
+            }
+            .into());
+        }
         let read = PageRead {
             rows: fetched.scrobbles,
             total: Some(fetched.total),
