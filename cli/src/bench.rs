@@ -124,24 +124,7 @@ pub async fn sync(args: &[String]) -> CliResult<()> {
 }
 
 async fn full_then_incremental(standin: &StandIn, o: &Options, rate: f64) -> CliResult<()> {
-    let before = standin.get("/_admin/stats").await?;
-    let user_id = format!("bench-{}", karaoke_shared::clock::now_millis());
-    let session = Session::sign_in(&user_id).await?;
-    let r = session
-        .call(
-            reqwest::Method::PUT,
-            "/api/me/services/lastfm",
-            Some(json!({"username": o.user})),
-        )
-        .await?;
-    if r.status != 200 {
-        return Err(format!("connect failed: {}", r.body));
-    }
-    let started = Instant::now();
-    session.start_sync().await?;
-    let job = follow(&session, Duration::from_secs(1)).await?;
-    let wall = started.elapsed().as_secs_f64();
-    let after = standin.get("/_admin/stats").await?;
+    let (session, job, wall, before, after) = first_sync(standin, &o.user).await?;
     // Give the log pipeline a moment to take the last invocations' lines.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let usage = lambda_usage(wall as u64 + 30);
@@ -247,24 +230,7 @@ async fn moving_history(standin: &StandIn, o: &Options, rate: f64) -> CliResult<
             .await?;
     }
     let label = format!("{} (history changing)", o.label);
-    let before = standin.get("/_admin/stats").await?;
-    let user_id = format!("bench-{}", karaoke_shared::clock::now_millis());
-    let session = Session::sign_in(&user_id).await?;
-    let r = session
-        .call(
-            reqwest::Method::PUT,
-            "/api/me/services/lastfm",
-            Some(json!({"username": copy})),
-        )
-        .await?;
-    if r.status != 200 {
-        return Err(format!("connect failed: {}", r.body));
-    }
-    let started = Instant::now();
-    session.start_sync().await?;
-    let job = follow(&session, Duration::from_secs(1)).await?;
-    let wall = started.elapsed().as_secs_f64();
-    let after = standin.get("/_admin/stats").await?;
+    let (session, job, wall, before, after) = first_sync(standin, &copy).await?;
     let edits = standin.get(&format!("/_admin/edits?user={copy}")).await?;
     let units = job["pages_total"].as_u64().unwrap_or(0);
     let requests = count(&after, "user.getrecenttracks") - count(&before, "user.getrecenttracks");
@@ -314,6 +280,33 @@ status: {}  repairs: {}",
         truth["total_scrobbles"]
     );
     Ok(())
+}
+
+/// Signs in a new user, connects `lastfm_user` and follows its first sync to the end; returns
+/// the session, the finished job, the wall time and the stand-in's stats before and after.
+async fn first_sync(
+    standin: &StandIn,
+    lastfm_user: &str,
+) -> CliResult<(Session, Value, f64, Value, Value)> {
+    let before = standin.get("/_admin/stats").await?;
+    let user_id = format!("bench-{}", karaoke_shared::clock::now_millis());
+    let session = Session::sign_in(&user_id).await?;
+    let r = session
+        .call(
+            reqwest::Method::PUT,
+            "/api/me/services/lastfm",
+            Some(json!({"username": lastfm_user})),
+        )
+        .await?;
+    if r.status != 200 {
+        return Err(format!("connect failed: {}", r.body));
+    }
+    let started = Instant::now();
+    session.start_sync().await?;
+    let job = follow(&session, Duration::from_secs(1)).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let after = standin.get("/_admin/stats").await?;
+    Ok((session, job, wall, before, after))
 }
 
 /// Seconds from the job's creation to its end, from its own timestamps.

@@ -345,8 +345,7 @@ impl<G: RateGate> Engine<G> {
         window: Window,
         counted: u64,
     ) -> Result<(), SyncError> {
-        let id = READ_SLOTS + *slot;
-        *slot += 1;
+        let id = next_slot(slot);
         let lastfm = match self
             .store
             .get_ledger_page(&job.user_id, &job.job_id, id)
@@ -390,8 +389,7 @@ impl<G: RateGate> Engine<G> {
         window: Window,
         page: u32,
     ) -> Result<PageRead, SyncError> {
-        let id = READ_SLOTS + *slot;
-        *slot += 1;
+        let id = next_slot(slot);
         if let Some(read) = self
             .store
             .get_ledger_page(&job.user_id, &job.job_id, id)
@@ -761,6 +759,12 @@ impl<G: RateGate> Engine<G> {
         }
         self.store.put_archive_index(&job.user_id, &index).await
     }
+}
+
+/// The ledger id of the finishing step's next own read.
+fn next_slot(slot: &mut u32) -> u32 {
+    *slot += 1;
+    READ_SLOTS + *slot - 1
 }
 
 fn planned(label: String, window: Window, lastfm: u64) -> PlannedWindow {
