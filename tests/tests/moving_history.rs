@@ -7,6 +7,7 @@
 //! before it serves the user's (N+1)-th `user.getRecentTracks` request from then on), so they
 //! land between two pages of one job at a known point.
 
+use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -1132,4 +1133,50 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
         "every kind of sync ran: {used:?} (seed {seed})"
     );
     erase_account(&api).await;
+}
+
+/// Several listeners sync at once, each history changing while it is read (uploads back-dated
+/// 1-13 days, deletions across the history): every one is exact after its full sync plus one
+/// reconciling "Sync now", and nobody's counts leak into another's.
+#[tokio::test]
+async fn listeners_syncing_at_once_each_stay_exact_while_their_histories_change() {
+    let lastfm = Lastfm::new();
+    let mut users = Vec::new();
+    for (i, seed) in [(0u64, 81u64), (1, 82), (2, 83)] {
+        let user = StandinUser::create(&lastfm, 2_000 + 700 * i, seed).await;
+        let api = Api::as_user(&unique("moving4"));
+        connect(&api, &user.name).await;
+        let now = now_secs();
+        let listed = lastfm.list_scrobbles(&user.name, None, None).await;
+        let deletes: Vec<Value> = listed
+            .iter()
+            .skip(300)
+            .step_by(450)
+            .take(4)
+            .map(deletion)
+            .collect();
+        let adds: Vec<Value> = (0..6)
+            .map(|k| new_play(k + 10 * i as usize, now - (1 + k as i64 * 2) * DAY))
+            .collect();
+        lastfm
+            .schedule_edit(
+                &user.name,
+                json!({"after_requests": 2 + 2 * i, "add": adds, "delete": deletes}),
+            )
+            .await;
+        users.push((user, api));
+    }
+    join_all(users.iter().map(|(_, api)| full_sync(api))).await;
+    for (user, api) in &users {
+        let edits = lastfm.edits(&user.name).await;
+        assert_eq!(edits["pending"], json!([]), "{edits}");
+        incremental_sync(api, Some(json!({"reconcile": true}))).await;
+        assert_exact(
+            api,
+            &lastfm,
+            &user.name,
+            &format!("{} after one more sync", user.name),
+        )
+        .await;
+    }
 }
