@@ -4,10 +4,12 @@
 # Settings are read from the environment or the command line and handed to
 # infra/deploy.py, which owns their defaults, e.g.
 #   make up LASTFM_API_URL=https://ws.audioscrobbler.com/2.0/ LASTFM_API_KEY=...
-# Recognised: LASTFM_API_URL LASTFM_API_KEY LASTFM_RATE_LIMIT DEV_JWT_SECRET
+# Recognised: LASTFM_API_URL LASTFM_API_KEY LASTFM_RATE_LIMIT
 #   CURSOR_SECRET MAX_RECEIVES WORKER_CONCURRENCY SYNC_SCHEDULE RUST_LOG
 #   SPOTIFY_API_URL SPOTIFY_ACCOUNTS_URL SPOTIFY_CLIENT_ID SPOTIFY_CLIENT_SECRET
-#   SPOTIFY_REDIRECT_URI PUBLIC_BASE_URL LASTFM_STANDIN_ARGS
+#   SPOTIFY_REDIRECT_URI PAGE_URL LASTFM_STANDIN_ARGS
+#
+# `make deploy` (AWS, with `sam`) and `make package` are described in README.md.
 #
 # PROFILE=debug deploys target/debug binaries (faster to build, what
 # `cargo test` already compiled); benchmarks want the default, release.
@@ -32,10 +34,10 @@ WITH_STACK_ENV := set -a; . .local/stack.env; set +a;
 # `make -j` must not run deploy before the build or the services.
 .NOTPARALLEL:
 
-.PHONY: up down logs status deps build services deploy lint-template test demo bench-sync bench-api
+.PHONY: up down logs status deps build services deploy-local lint-template test demo bench-sync bench-api deploy package sam-cli
 
 # Last line of output: API_URL=<base url>.
-up: deps build services deploy
+up: deps build services deploy-local
 
 # Installs only when a module is missing or requirements.txt changed since the
 # last install on this machine.
@@ -56,7 +58,7 @@ build:
 services:
 	@infra/stack.sh start
 
-deploy:
+deploy-local:
 	@$(PYTHON) infra/deploy.py --profile $(PROFILE) $(DEPLOY_ARGS)
 
 down:
@@ -68,8 +70,34 @@ status:
 logs:
 	@infra/stack.sh logs
 
-lint-template: deps
+lint-template: deps sam-cli
 	@$(CFN_LINT) template.yaml && echo "cfn-lint: template.yaml OK"
+	@$(SAM) validate --lint --template template.yaml
+
+# The AWS SAM CLI, in its own virtualenv (it pins versions of its own).
+SAM_VENV := .local/sam-venv
+SAM := $(SAM_VENV)/bin/sam
+sam-cli:
+	@if [ ! -x $(SAM) ]; then \
+	  echo "[sam] installing aws-sam-cli into $(SAM_VENV)" >&2; \
+	  mkdir -p .local && $(PYTHON) -m venv $(SAM_VENV) && \
+	  $(SAM_VENV)/bin/pip install -q --disable-pip-version-check "aws-sam-cli==1.170.0" "cargo-lambda==1.9.2"; \
+	fi
+
+# Three aarch64 Lambda bootstraps, built the way `sam build` builds them for AWS.
+package: sam-cli
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	@start=$$(date +%s); PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM) build --beta-features --template template.yaml; \
+	  echo "[package] sam build took $$(( $$(date +%s) - start )) s"
+	@for f in .aws-sam/build/*/bootstrap; do \
+	  printf '%-55s %s, %s bytes\n' "$$f" "$$(file -b $$f | cut -d, -f1-2)" "$$(stat -c %s $$f)"; \
+	done
+
+# Deploys to AWS with your credentials: `sam deploy --guided` asks for every parameter the
+# first time (README.md, "Deploy to AWS") and keeps the answers in samconfig.toml.
+deploy: package
+	@if [ -f samconfig.toml ]; then PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM) deploy; \
+	else PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM) deploy --guided --capabilities CAPABILITY_IAM; fi
 
 # Tests deploy the debug build (the same code; saves a second full compile) with a short Last.fm
 # timeout so injected stalls cost seconds, not minutes.
@@ -78,6 +106,7 @@ test: export LASTFM_TIMEOUT_MS = 4000
 test: up
 	@$(WITH_STACK_ENV) cargo test --workspace
 	@$(PYTHON) -m pytest -q infra/standins
+	@$(PYTHON) -m pytest -q infra/tests
 	@$(WITH_STACK_ENV) tests/browser/run.sh
 
 demo: up

@@ -4,9 +4,10 @@
 The real deployment is `sam build && sam deploy`; this script does the part of
 `sam deploy` that the emulator needs and nothing more: zip the already built
 bootstraps, put them in a local S3 bucket, point each function's CodeUri at its
-zip, create/update the stack, then patch the one thing ministack's
-CloudFormation does not do (HttpApi routes). Everything else in the template
-is deployed exactly as written.
+zip, put the secrets into SSM, and create/update the stack. Everything in the
+template is deployed as written: its routes and JWT authorizer are enforced by
+the emulator's API Gateway, and its user pool (the emulator's Cognito) issues
+the RS256 tokens that authorizer checks.
 
 Usage: python3 infra/deploy.py [--profile release|debug] [--binary api=PATH ...]
 Writes .local/stack.env and prints `API_URL=...` as its last line.
@@ -53,13 +54,11 @@ FUNCTIONS = {
 # elsewhere (e.g. LASTFM_API_URL=https://ws.audioscrobbler.com/2.0/).
 PARAMETERS = {
     "LastfmApiUrl": ("LASTFM_API_URL", "http://127.0.0.1:5056/2.0/"),
-    "LastfmApiKey": ("LASTFM_API_KEY", "local-dev-key"),
     "LastfmRateLimit": ("LASTFM_RATE_LIMIT", "5"),
     "LastfmTimeoutMs": ("LASTFM_TIMEOUT_MS", "20000"),
     "SyncIntervalSeconds": ("SYNC_INTERVAL_SECS", "21600"),
     # Local only: page edits show without a redeploy (`make up ASSETS_DIR=$PWD/functions/api/assets`).
     "AssetsDir": ("ASSETS_DIR", ""),
-    "DevJwtSecret": ("DEV_JWT_SECRET", "local-dev-secret-change-me"),
     "CursorSecret": ("CURSOR_SECRET", "local-cursor-secret"),
     "MaxReceives": ("MAX_RECEIVES", "5"),
     "WorkerConcurrency": ("WORKER_CONCURRENCY", "8"),
@@ -68,14 +67,25 @@ PARAMETERS = {
     "SpotifyApiUrl": ("SPOTIFY_API_URL", "http://127.0.0.1:5057/v1"),
     "SpotifyAccountsUrl": ("SPOTIFY_ACCOUNTS_URL", "http://127.0.0.1:5057"),
     "SpotifyClientId": ("SPOTIFY_CLIENT_ID", "local-spotify-client"),
-    "SpotifyClientSecret": ("SPOTIFY_CLIENT_SECRET", "local-spotify-secret"),
     "SpotifyRedirectUri": ("SPOTIFY_REDIRECT_URI", ""),
     "EraseInlineMaxItems": ("ERASE_INLINE_MAX_ITEMS", "300"),
     # Locally a sync unit never runs long (the stand-ins answer at once), so the wait after an
     # erase that interrupted a sync is kept short for the tests; AWS uses the template's 300.
     "EraseSettleSeconds": ("ERASE_SETTLE_SECS", "15"),
-    # Empty here means: the local API_URL (see local_api_url below).
-    "PublicBaseUrl": ("PUBLIC_BASE_URL", ""),
+    "CognitoDomainPrefix": ("COGNITO_DOMAIN_PREFIX", "karaoke-local"),
+    # Empty here means: the local API's URL (see local_api_url below).
+    "PageUrl": ("PAGE_URL", ""),
+    # The emulator serves the hosted sign-in (/login, /oauth2/token) on its own endpoint.
+    "SignInBaseUrl": ("SIGN_IN_BASE_URL", ""),
+    # The secrets go into the emulator's SSM, as `make deploy` expects them in AWS.
+    "LastfmApiKeyParameter": ("LASTFM_API_KEY_PARAMETER", "/karaoke-sync/lastfm-api-key"),
+    "SpotifyClientSecretParameter": ("SPOTIFY_CLIENT_SECRET_PARAMETER", "/karaoke-sync/spotify-client-secret"),
+}
+
+# SSM SecureString parameter (named by a template parameter) -> (environment variable, local value).
+SECRETS = {
+    "LastfmApiKeyParameter": ("LASTFM_API_KEY", "local-dev-key"),
+    "SpotifyClientSecretParameter": ("SPOTIFY_CLIENT_SECRET", "local-spotify-secret"),
 }
 
 
@@ -238,44 +248,6 @@ def ensure_code(lam, function_name: str, zip_bytes: bytes) -> None:
         lam.update_function_code(FunctionName=function_name, ZipFile=zip_bytes)
 
 
-def ensure_http_routes(apigw, lam, api_id: str, function_name: str) -> None:
-    """ministack creates the HttpApi but does not import its OpenAPI body, so it
-    has no routes. Recreate the two catch-all routes of template.yaml by hand.
-
-    No authorizer locally: there is no Cognito token issuer to trust, and the API
-    function verifies (dev) tokens itself, so the JWT authorizer is left out.
-    """
-    fn_arn = lam.get_function_configuration(FunctionName=function_name)["FunctionArn"]
-    integration_id = None
-    for it in apigw.get_integrations(ApiId=api_id).get("Items", []):
-        if it.get("IntegrationUri") == fn_arn and it.get("PayloadFormatVersion") == "2.0":
-            integration_id = it["IntegrationId"]
-            break
-    if integration_id is None:
-        integration_id = apigw.create_integration(
-            ApiId=api_id,
-            IntegrationType="AWS_PROXY",
-            IntegrationUri=fn_arn,
-            IntegrationMethod="POST",
-            PayloadFormatVersion="2.0",
-        )["IntegrationId"]
-        log(f"created integration {integration_id} -> {function_name}")
-    target = f"integrations/{integration_id}"
-    existing = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id).get("Items", [])}
-    for key in ("ANY /", "ANY /{proxy+}"):
-        route = existing.get(key)
-        if route is None:
-            apigw.create_route(ApiId=api_id, RouteKey=key, Target=target)
-            log(f"created route {key}")
-        elif route.get("Target") != target:
-            apigw.update_route(ApiId=api_id, RouteId=route["RouteId"], Target=target)
-            log(f"retargeted route {key}")
-    stages = {s["StageName"] for s in apigw.get_stages(ApiId=api_id).get("Items", [])}
-    if "$default" not in stages:
-        apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
-        log("created $default stage")
-
-
 def ensure_ttl(ddb, table_name: str, spec: dict) -> None:
     """ministack's CloudFormation ignores TimeToLiveSpecification (the table
     reports TTL DISABLED), though its DynamoDB reaps expired items once TTL is
@@ -317,7 +289,6 @@ def main() -> int:
     s3 = session.client("s3")
     cfn = session.client("cloudformation")
     lam = session.client("lambda")
-    apigw = session.client("apigatewayv2")
 
     try:
         s3.head_bucket(Bucket=BUCKET)
@@ -347,24 +318,30 @@ def main() -> int:
             values[pname] = os.environ.get(env, default)
     inline_scaling_config(template, values)
 
-    # The functions build absolute links (the page, OAuth redirects) from
-    # PUBLIC_BASE_URL. Locally the request's Host does not say where the API
-    # lives (the /_aws/execute-api/<id> prefix is invisible to the function),
-    # so it defaults to API_URL, which exists only once the stack does: a
-    # first create is followed by an update that fills it in.
-    auto_base = "PublicBaseUrl" in values and not os.environ.get("PUBLIC_BASE_URL")
-    api_id = existing_api_id(cfn, args.stack_name) if auto_base else None
+    ssm = session.client("ssm")
+    for pname, (env, local_value) in SECRETS.items():
+        if pname in values:
+            ssm.put_parameter(Name=values[pname], Type="SecureString", Overwrite=True,
+                              Value=os.environ.get(env, local_value))
+    if "SignInBaseUrl" in values and not values["SignInBaseUrl"]:
+        values["SignInBaseUrl"] = endpoint.rstrip("/")
+
+    # The page's URL (sign-in callback, Spotify redirect, links back) is the API's own URL,
+    # which exists only once the stack does: a first create is followed by an update that
+    # fills it in. (In AWS the template derives it; locally the emulator's path differs.)
+    auto_page = "PageUrl" in values and not os.environ.get("PAGE_URL")
+    api_id = existing_api_id(cfn, args.stack_name) if auto_page else None
     if api_id:
-        values["PublicBaseUrl"] = local_api_url(endpoint, api_id)
+        values["PageUrl"] = local_api_url(endpoint, api_id) + "/"
 
     def params() -> list[dict]:
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
 
     deploy_stack(cfn, args.stack_name, json.dumps(template), params(), args.timeout)
-    if auto_base and not api_id:
+    if auto_page and not api_id:
         api_id = existing_api_id(cfn, args.stack_name)
         if api_id:
-            values["PublicBaseUrl"] = local_api_url(endpoint, api_id)
+            values["PageUrl"] = local_api_url(endpoint, api_id) + "/"
             deploy_stack(cfn, args.stack_name, json.dumps(template), params(), args.timeout)
 
     stack = cfn.describe_stacks(StackName=args.stack_name)["Stacks"][0]
@@ -382,7 +359,6 @@ def main() -> int:
             ensure_ttl(ddb, resources[logical_id], res["Properties"].get("TimeToLiveSpecification") or {})
 
     api_id = resources["HttpApi"]
-    ensure_http_routes(apigw, lam, api_id, fn_names["ApiFunction"])
     api_url = local_api_url(endpoint, api_id)
 
     lastfm_url = os.environ.get("LASTFM_API_URL", PARAMETERS["LastfmApiUrl"][1])
@@ -395,7 +371,7 @@ def main() -> int:
         "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
         "API_URL": api_url,
         "API_ID": api_id,
-        "PUBLIC_BASE_URL": values.get("PublicBaseUrl", ""),
+        "PUBLIC_BASE_URL": values.get("PageUrl", ""),
         "TABLE_NAME": outputs.get("TableName", resources.get("DataTable", "")),
         "PAGE_QUEUE_URL": outputs.get("PageQueueUrl", ""),
         "PAGE_DLQ_URL": outputs.get("PageDlqUrl", ""),
@@ -404,10 +380,9 @@ def main() -> int:
         "USER_POOL_CLIENT_ID": outputs.get("UserPoolClientId", ""),
         "LASTFM_API_URL": lastfm_url,
         "LASTFM_ADMIN_URL": os.environ.get("LASTFM_ADMIN_URL", "http://127.0.0.1:5056"),
-        "LASTFM_API_KEY": os.environ.get("LASTFM_API_KEY", PARAMETERS["LastfmApiKey"][1]),
+        "LASTFM_API_KEY": os.environ.get("LASTFM_API_KEY", SECRETS["LastfmApiKeyParameter"][1]),
         "LASTFM_RATE_LIMIT": values.get("LastfmRateLimit", PARAMETERS["LastfmRateLimit"][1]),
         "LASTFM_TIMEOUT_MS": values.get("LastfmTimeoutMs", PARAMETERS["LastfmTimeoutMs"][1]),
-        "DEV_JWT_SECRET": os.environ.get("DEV_JWT_SECRET", PARAMETERS["DevJwtSecret"][1]),
         "SPOTIFY_ADMIN_URL": os.environ.get("SPOTIFY_ADMIN_URL", "http://127.0.0.1:5057"),
         "API_FUNCTION_NAME": fn_names["ApiFunction"],
         "SYNC_START_FUNCTION_NAME": fn_names["SyncStartFunction"],

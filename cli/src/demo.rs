@@ -61,13 +61,15 @@ pub async fn run() -> CliResult<()> {
             thousands(s["playcount"].as_u64().unwrap_or(0))
         );
     }
+    println!("\nMy Data page: {}/", session.base);
     println!(
-        "\nMy Data page: {}/  (sign in as \"{user_id}\")",
-        session.base
+        "Sign in with {} and the password {}",
+        karaoke_local_auth::email_for(&user_id),
+        karaoke_local_auth::LOCAL_PASSWORD
     );
     println!(
-        "API: {}/api/me/songs with a token from POST {}/api/dev/sign-in",
-        session.base, session.base
+        "API: {}/api/me/songs with the token `cargo run -q -p karaoke-local-auth -- {user_id}` prints",
+        session.base
     );
     Ok(())
 }

@@ -27,7 +27,7 @@ commands:
   rebuild              recompute Last.fm counts from the stored scrobbles, without Last.fm
       --user USER_ID   this user (repeatable), or --all for every user; --wait to follow
 
-environment: API_URL, DEV_JWT_SECRET, LASTFM_ADMIN_URL, LASTFM_RATE_LIMIT (from .local/stack.env),
+environment: API_URL, USER_POOL_ID, USER_POOL_CLIENT_ID, PUBLIC_BASE_URL, LASTFM_ADMIN_URL, LASTFM_RATE_LIMIT (from .local/stack.env),
   DEMO_LASTFM_USER (default demo; a real username when LASTFM_API_URL points at Last.fm)";
 
 #[tokio::main]

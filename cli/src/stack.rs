@@ -22,24 +22,22 @@ pub struct Reply {
 }
 
 impl Session {
-    /// Signs in through the API's local sign-in, as the page does.
+    /// Signs in through the local stack's Cognito (hosted sign-in + PKCE, as the page does);
+    /// the user is created first, with `user_id` as its Cognito `sub`.
     pub async fn sign_in(user_id: &str) -> CliResult<Self> {
         let base = env("API_URL")?.trim_end_matches('/').to_string();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| e.to_string())?;
-        let res = http
-            .post(format!("{base}/api/dev/sign-in"))
-            .json(&serde_json::json!({"user_id": user_id}))
-            .send()
+        let issuer = karaoke_local_auth::LocalIssuer::from_env()
             .await
-            .map_err(|e| format!("API at {base} not reachable: {e}"))?;
-        let body: Value = res.json().await.map_err(|e| e.to_string())?;
-        let token = body["token"]
-            .as_str()
-            .ok_or_else(|| format!("sign-in refused: {body}"))?
-            .to_string();
+            .map_err(|e| e.to_string())?;
+        let token = issuer
+            .sign_in(user_id)
+            .await
+            .map_err(|e| format!("sign-in as {user_id} failed: {e}"))?
+            .access_token;
         Ok(Self { base, token, http })
     }
 

@@ -65,6 +65,7 @@ impl LastfmConfig {
         Ok(Self {
             api_url: var("LASTFM_API_URL")
                 .unwrap_or_else(|| "https://ws.audioscrobbler.com/2.0/".to_string()),
+            // Read from SSM at cold start when LASTFM_API_KEY_PARAMETER names it (crate::secrets).
             api_key: var("LASTFM_API_KEY").unwrap_or_default(),
             rate_limit,
             timeout: Duration::from_millis(parsed("LASTFM_TIMEOUT_MS", 20_000u64)?),
@@ -81,8 +82,6 @@ pub struct AppConfig {
     pub lastfm: LastfmConfig,
     /// Receives of a page message before SQS moves it to the dead-letter queue.
     pub max_receives: u32,
-    /// HS256 secret for locally issued tokens; absent in real deployments.
-    pub dev_jwt_secret: Option<String>,
     pub cursor_secret: String,
     pub erase: EraseSettings,
 }
@@ -134,27 +133,19 @@ impl fmt::Debug for AppConfig {
             .field("lastfm", &self.lastfm)
             .field("max_receives", &self.max_receives)
             .field("erase", &self.erase)
-            .field(
-                "dev_jwt_secret",
-                &self.dev_jwt_secret.as_ref().map(|_| "<set>"),
-            )
             .finish()
     }
 }
 
 impl AppConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let dev_jwt_secret = var("DEV_JWT_SECRET");
-        let cursor_secret = var("CURSOR_SECRET")
-            .or_else(|| dev_jwt_secret.clone())
-            .ok_or(ConfigError::Missing("CURSOR_SECRET"))?;
+        let cursor_secret = required("CURSOR_SECRET")?;
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             page_queue_url: required("PAGE_QUEUE_URL")?,
             start_queue_url: required("START_QUEUE_URL")?,
             lastfm: LastfmConfig::from_env()?,
             max_receives: parsed("MAX_RECEIVES", 5u32)?,
-            dev_jwt_secret,
             cursor_secret,
             erase: EraseSettings::from_env()?,
         })

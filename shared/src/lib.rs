@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod queue;
 pub mod recommend;
 pub mod runtime;
+pub mod secrets;
 pub mod spotify;
 pub mod store;
 pub mod sung;

@@ -9,6 +9,7 @@ use tracing::{error, warn};
 use crate::config::{AppConfig, ConfigError};
 use crate::lastfm::{LastfmClient, LastfmError};
 use crate::queue::Queues;
+use crate::secrets::Secrets;
 use crate::store::rate_gate::DynamoRateGate;
 use crate::store::Store;
 use crate::sync::engine::Engine;
@@ -19,22 +20,34 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Lastfm(#[from] LastfmError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 pub struct Context {
     pub config: AppConfig,
     pub store: Store,
     pub queues: Queues,
+    secrets: Secrets,
 }
 
 impl Context {
     pub async fn from_env() -> Result<Self, StartupError> {
-        let config = AppConfig::from_env()?;
-        let (db, sqs) = crate::aws::clients().await;
+        let mut config = AppConfig::from_env()?;
+        let sdk = crate::aws::sdk_config().await;
+        let secrets = Secrets::load(&sdk).await?;
+        if let Some(key) = &secrets.lastfm_api_key {
+            config.lastfm.api_key = key.clone();
+        }
+        let (db, sqs) = (
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        );
         Ok(Self {
             store: Store::new(db, &config.table_name),
             queues: Queues::new(sqs, &config.start_queue_url, &config.page_queue_url),
             config,
+            secrets,
         })
     }
 
@@ -46,7 +59,9 @@ impl Context {
 
     /// The Spotify client, when this deployment has a Spotify app (client id and secret).
     pub fn spotify(&self) -> Option<crate::spotify::SpotifyClient> {
-        match crate::spotify::SpotifyConfig::from_env().and_then(crate::spotify::SpotifyClient::new)
+        let secret = self.secrets.spotify_client_secret.clone();
+        match crate::spotify::SpotifyConfig::from_env_with_secret(secret)
+            .and_then(crate::spotify::SpotifyClient::new)
         {
             Ok(client) => Some(client),
             Err(e) => {

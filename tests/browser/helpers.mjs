@@ -1,6 +1,7 @@
 // Shared setup for the browser tests: the stack's addresses, Chromium, stand-in users, and the
 // page flows (sign in, connect Last.fm, sync) done through the page itself.
 import fs from "node:fs";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -105,14 +106,24 @@ export async function deleteLastfmUser(name) {
   try { await lastfmAdmin("DELETE", "/_admin/users", { name }); } catch { /* already gone */ }
 }
 
+/**
+ * The local Cognito (the emulator's user pool from template.yaml) through `local-signin`:
+ * `--email` creates the user (its Cognito sub = userId) and answers the email and password to
+ * type into the hosted sign-in page; without it, an access token the gateway accepts.
+ */
+function localSignin(args) {
+  const bin = path.join(REPO, "target/debug/local-signin");
+  const out = execFileSync(bin, args, { env: { ...process.env, ...ENV }, encoding: "utf8" });
+  return out.trim();
+}
+
+export async function localCredentials(userId) {
+  const [email, password] = localSignin(["--email", userId]).split(" ");
+  return { email, password };
+}
+
 export async function apiToken(userId) {
-  const res = await fetch(`${API_URL}/api/dev/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ user_id: userId }),
-  });
-  assert.equal(res.status, 200, "dev sign-in through the API");
-  return (await res.json()).token;
+  return localSignin([userId]);
 }
 
 export async function apiCall(token, method, p, body) {
@@ -145,11 +156,16 @@ export async function apiAll(token, route, limit = 50, maxPages = 1000) {
 
 // ---- flows through the page --------------------------------------------------------------------
 
+/** Signs in as the page does: its Sign in button, the hosted sign-in page, back with a code. */
 export async function signInFromPage(page, base, userId) {
+  const { email, password } = await localCredentials(userId);
   await page.goto(base);
-  await page.locator("#signin").waitFor({ state: "visible" });
-  await page.fill("#dev-user", userId);
-  await page.click("#dev-signin-btn");
+  await page.locator("#signin-cognito-btn").waitFor({ state: "visible" });
+  await page.click("#signin-cognito-btn");
+  await page.locator("input[name=username]").waitFor({ state: "visible" });
+  await page.fill("input[name=username]", email);
+  await page.fill("input[name=password]", password);
+  await page.click("button[type=submit]");
   await page.locator("#mydata").waitFor({ state: "visible" });
 }
 

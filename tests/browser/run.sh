@@ -29,6 +29,9 @@ if [ -z "${API_URL:-}" ] && [ ! -f ../../.local/stack.env ]; then
   exit 2
 fi
 
+# Sign-in goes through the stack's Cognito; helpers.mjs creates users with this tool.
+(cd ../.. && cargo build -q -p karaoke-local-auth)
+
 if [ "$#" -gt 0 ]; then
   exec node --test --test-concurrency=1 --test-timeout=300000 "$@"
 fi

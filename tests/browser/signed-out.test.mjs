@@ -3,6 +3,7 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   pageBase, launch, newPage, uid, shot, assertNoHorizontalScroll, DESKTOP, MOBILE,
+  localCredentials, signInFromPage,
 } from "./helpers.mjs";
 
 describe("signed out", () => {
@@ -24,36 +25,31 @@ describe("signed out", () => {
     assert.equal(await page.locator("#account").isVisible(), false, "no account menu");
     assert.equal(await page.locator("#boot").isVisible(), false, "no endless loading line");
     assert.match(await page.locator("#signin-title").textContent(), /Sign in/);
-    // Locally the server offers dev sign-in (GET api/config says so, or the form is the fallback).
-    assert.ok(await page.locator("#signin-dev").isVisible(), "dev sign-in form shown");
+    // One way in, the same as in AWS: the hosted sign-in of the stack's Cognito user pool.
+    await page.locator("#signin-cognito-btn").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#signin-dev").count(), 0, "no developer sign-in");
     assert.deepEqual(problems, []);
     await context.close();
   });
 
-  test("the user id is validated inline, tied to its input", async () => {
+  test("a wrong password stays on the hosted sign-in page and signs nobody in", async () => {
     const { page, problems, context } = await newPage(browser);
+    const { email } = await localCredentials(uid("fe-pw-"));
     await page.goto(base.url);
-    await page.locator("#signin-dev").waitFor({ state: "visible" });
-    await page.click("#dev-signin-btn");
-    const err = page.locator("#dev-user-error");
-    await err.waitFor({ state: "visible" });
-    assert.match(await err.textContent(), /Enter a user id/);
-    assert.equal(await page.getAttribute("#dev-user", "aria-invalid"), "true");
-    assert.ok((await page.getAttribute("#dev-user", "aria-describedby")).split(" ").includes("dev-user-error"));
-    await page.fill("#dev-user", "not valid!");
-    await page.click("#dev-signin-btn");
-    await page.waitForFunction(() => /1 to 128/.test(document.getElementById("dev-user-error").textContent));
-    assert.equal(await page.locator("#mydata").isVisible(), false);
+    await page.click("#signin-cognito-btn");
+    await page.locator("input[name=username]").waitFor({ state: "visible" });
+    await page.fill("input[name=username]", email);
+    await page.fill("input[name=password]", "Not-the-password-1");
+    await page.click("button[type=submit]");
+    await page.getByText(/Incorrect username or password/).waitFor({ state: "visible" });
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("karaoke.session")), null);
     assert.deepEqual(problems, []);
     await context.close();
   });
 
   test("signing in and out", async () => {
     const { page, problems, context } = await newPage(browser);
-    await page.goto(base.url);
-    await page.fill("#dev-user", uid("fe-out-"));
-    await page.press("#dev-user", "Enter");
-    await page.locator("#mydata").waitFor({ state: "visible" });
+    await signInFromPage(page, base.url, uid("fe-out-"));
     assert.ok(await page.locator("#account").isVisible());
     assert.ok(await page.evaluate(() => sessionStorage.getItem("karaoke.session")), "token kept in sessionStorage");
     await page.click("#sign-out");

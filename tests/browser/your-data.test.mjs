@@ -3,7 +3,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { pageBase, launch, newPage, uid, apiToken, apiCall } from "./helpers.mjs";
+import { pageBase, launch, newPage, uid, apiToken, apiCall, signInFromPage } from "./helpers.mjs";
 
 describe("Your data", () => {
   let base, browser;
@@ -26,9 +26,7 @@ describe("Your data", () => {
     assert.ok(added.status < 300, JSON.stringify(added.data));
 
     const { page, problems, context } = await newPage(browser);
-    await page.goto(base.url);
-    await page.fill("#dev-user", userId);
-    await page.click("#dev-signin-btn");
+    await signInFromPage(page, base.url, userId);
     await page.locator("#your-data").waitFor({ state: "visible" });
 
     const [download] = await Promise.all([

@@ -84,8 +84,16 @@ pub fn http() -> reqwest::Client {
 #[derive(Clone)]
 pub struct Api {
     base: String,
-    token: Option<String>,
+    auth: Auth,
     client: reqwest::Client,
+}
+
+#[derive(Clone)]
+enum Auth {
+    Anonymous,
+    /// Signed in through the local Cognito on first use (see `token_for`).
+    User(String),
+    Token(String),
 }
 
 pub struct Reply {
@@ -93,29 +101,57 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// An access token for `user_id` from the local stack's Cognito (the user is created with that
+/// id as its `sub`), reused for 50 minutes of its hour.
+pub async fn token_for(user_id: &str) -> String {
+    type Tokens = std::collections::HashMap<String, (String, Instant)>;
+    static TOKENS: std::sync::Mutex<Option<Tokens>> = std::sync::Mutex::new(None);
+    if let Some((token, at)) = TOKENS.lock().unwrap().as_ref().and_then(|t| t.get(user_id)) {
+        if at.elapsed() < Duration::from_secs(50 * 60) {
+            return token.clone();
+        }
+    }
+    let issuer = karaoke_local_auth::LocalIssuer::new(
+        var("USER_POOL_ID"),
+        var("USER_POOL_CLIENT_ID"),
+        var("AWS_ENDPOINT_URL"),
+        var("PUBLIC_BASE_URL"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("local sign-in of {user_id}: {e}"));
+    let token = issuer
+        .sign_in(user_id)
+        .await
+        .unwrap_or_else(|e| panic!("local sign-in of {user_id}: {e}"))
+        .access_token;
+    TOKENS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Default::default)
+        .insert(user_id.to_string(), (token.clone(), Instant::now()));
+    token
+}
+
 impl Api {
     pub fn anonymous() -> Self {
         Self {
             base: var("API_URL").trim_end_matches('/').to_string(),
-            token: None,
+            auth: Auth::Anonymous,
             client: http(),
         }
     }
 
+    /// `user_id` signed in through the local Cognito (on the first call).
     pub fn as_user(user_id: &str) -> Self {
-        let secret = var("DEV_JWT_SECRET");
-        let now = karaoke_shared::clock::now_secs();
         Self {
-            token: Some(karaoke_shared::auth::sign_token(
-                &secret, user_id, now, 3600,
-            )),
+            auth: Auth::User(user_id.to_string()),
             ..Self::anonymous()
         }
     }
 
     pub fn with_token(token: &str) -> Self {
         Self {
-            token: Some(token.to_string()),
+            auth: Auth::Token(token.to_string()),
             ..Self::anonymous()
         }
     }
@@ -127,8 +163,10 @@ impl Api {
 
     pub async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Reply {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
+        match &self.auth {
+            Auth::Anonymous => {}
+            Auth::User(user_id) => req = req.bearer_auth(token_for(user_id).await),
+            Auth::Token(token) => req = req.bearer_auth(token),
         }
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use karaoke_tests::{ensure_sample_catalog, unique, Api, Lastfm};
+use karaoke_tests::{ensure_sample_catalog, unique, var, Api, Lastfm};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -20,9 +20,29 @@ async fn config_and_health_need_no_sign_in() {
     let anon = Api::anonymous();
     let r = anon.get("/api/config").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["dev_sign_in"], true);
+    let cognito = &r.body["cognito"];
+    assert_eq!(
+        cognito["client_id"],
+        var("USER_POOL_CLIENT_ID"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        cognito["redirect_uri"],
+        var("PUBLIC_BASE_URL"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.get("dev_sign_in").is_none(), "{}", r.body);
     assert_eq!(anon.get("/api/health").await.body["status"], "ok");
-    let missing = anon.get("/api/nothing-here").await;
+    // Not routed at all: the gateway answers, whoever asks.
+    for path in ["/api/nothing-here", "/api/dev/sign-in", "/anything"] {
+        let missing = anon.get(path).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(missing.body, json!({"message": "Not Found"}), "{path}");
+    }
+    let signed = signed_in().await;
+    let missing = signed.get("/api/me/nothing-here").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(code(&missing.body), "not_found");
     let wrong = signed_in()
@@ -458,6 +478,35 @@ async fn every_me_route_refuses_anonymous_callers() {
             )
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
-        assert_eq!(code(&r.body), "unauthorized");
+        // Refused by the gateway's authorizer, before the function.
+        assert_eq!(
+            r.body,
+            json!({"message": "Unauthorized"}),
+            "{method} {path}"
+        );
+    }
+}
+
+/// The API binary the stack runs (and `sam build` packages) has no developer sign-in: no route,
+/// no HS256 verification, no secret to configure it. Only the Cognito claims the gateway
+/// verified identify a caller.
+#[test]
+fn the_api_binary_has_no_developer_sign_in() {
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let binaries: Vec<_> = ["debug", "release"]
+        .iter()
+        .map(|profile| target.join(profile).join("api"))
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(!binaries.is_empty(), "build the api binary first (make up)");
+    for binary in binaries {
+        let bytes = std::fs::read(&binary).unwrap();
+        for needle in ["/api/dev/sign-in", "DEV_JWT_SECRET", "HS256"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{} contains {needle:?}",
+                binary.display()
+            );
+        }
     }
 }

@@ -286,10 +286,9 @@ function renderState(el, { loading, error, empty, retry, action } = {}) {
 async function loadConfig() {
   try {
     const cfg = await api("GET", "api/config", undefined, { auth: false });
-    return { dev_sign_in: cfg.dev_sign_in ?? null, cognito: cfg.cognito || null, known: true };
+    return { cognito: cfg.cognito || null, known: true };
   } catch (e) {
-    // Older servers have no api/config: try dev sign-in and say so if it is off.
-    return { dev_sign_in: null, cognito: null, known: false, error: e };
+    return { cognito: null, known: false, error: e };
   }
 }
 
@@ -372,47 +371,6 @@ async function finishCognitoSignIn(params) {
   });
 }
 
-function validUserId(v) {
-  return /^[A-Za-z0-9\-_.@:]{1,128}$/.test(v);
-}
-
-async function devSignIn(ev) {
-  ev.preventDefault();
-  const input = $("dev-user");
-  const userId = input.value.trim();
-  if (!validUserId(userId)) {
-    setFieldError(input, $("dev-user-error"),
-      userId ? "A user id is 1 to 128 characters: letters, digits, '-', '_', '.', '@' or ':'." : "Enter a user id.");
-    input.focus();
-    return;
-  }
-  setFieldError(input, $("dev-user-error"), "");
-  const btn = $("dev-signin-btn");
-  btn.disabled = true;
-  $("signin-status").textContent = "Signing in…";
-  try {
-    const r = await api("POST", "api/dev/sign-in", { user_id: userId }, { auth: false });
-    session.set({
-      token: r.token,
-      user_id: r.user_id || userId,
-      expires_at: Date.now() + (Number(r.expires_in) || 3600) * 1000,
-      method: "dev",
-    });
-    $("signin-status").textContent = "";
-    enterMyData();
-  } catch (e) {
-    $("signin-status").textContent = "";
-    if (e.status === 404) {
-      setFieldError(input, $("dev-user-error"),
-        "Development sign-in is turned off on this server, and it did not say how else to sign in.");
-    } else {
-      setFieldError(input, $("dev-user-error"), e.message);
-    }
-  } finally {
-    btn.disabled = false;
-  }
-}
-
 function showSignIn(message) {
   stopPolling();
   show($("boot"), false);
@@ -424,11 +382,11 @@ function showSignIn(message) {
   show(msg, Boolean(message));
   const cfg = state.config || {};
   const cognito = Boolean(cfg.cognito && cfg.cognito.domain && cfg.cognito.client_id);
-  const dev = cfg.dev_sign_in !== false;
   show($("signin-cognito"), cognito);
-  show($("signin-dev"), dev);
-  if (!cognito && !dev) {
-    msg.textContent = "Sign-in is not set up on this server yet. Please try again later.";
+  if (!cognito) {
+    msg.textContent = cfg.known === false
+      ? "We couldn't reach the server to start sign-in. Please reload the page."
+      : "Sign-in is not set up on this server yet. Please try again later.";
     show(msg);
   }
   document.title = "Sign in · karaoke-sync";
@@ -1805,7 +1763,6 @@ const SPOTIFY_REASONS = {
 };
 
 async function boot() {
-  $("dev-user").form.addEventListener("submit", devSignIn);
   $("signin-cognito-btn").addEventListener("click", () => startCognitoSignIn().catch((e) => showSignIn(e.message)));
   $("sign-out").addEventListener("click", () => signOut("You have signed out."));
   $("notice-close").addEventListener("click", () => setNotice(""));

@@ -25,7 +25,6 @@ pub struct App {
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/health"),
     ("GET", "/api/config"),
-    ("POST", "/api/dev/sign-in"),
     ("GET", "/api/me/summary"),
     ("GET", "/api/me/services"),
     ("PUT", "/api/me/services/lastfm"),
@@ -114,22 +113,13 @@ impl Reply {
     }
 }
 
-/// The part of the path from `/api` on: stage names and emulator prefixes come before it.
-fn api_path(path: &str) -> &str {
-    match path.find("/api/") {
-        Some(i) => &path[i..],
-        None if path.ends_with("/api") => "/api",
-        None => path,
-    }
-}
-
 impl App {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let now = now_secs();
         let method = req.method().clone();
-        let path = api_path(req.uri().path()).trim_end_matches('/').to_string();
-        let user_id =
-            crate::identity::user_id(&req, self.ctx.config.dev_jwt_secret.as_deref(), now).ok();
+        // The gateway's $default stage adds no prefix: the path is the route's path.
+        let path = req.uri().path().trim_end_matches('/').to_string();
+        let user_id = crate::identity::user_id(&req).ok();
         let call = Call {
             req: &req,
             user_id,
@@ -170,7 +160,6 @@ impl App {
         match (method.as_str(), path) {
             ("GET", "/api/health") => Ok(Reply::ok(serde_json::json!({"status": "ok"}))),
             ("GET", "/api/config") => account::config(self),
-            ("POST", "/api/dev/sign-in") => routes::dev::sign_in(self, call),
             ("GET", "/api/me/summary") => account::summary(self, call).await,
             ("GET", "/api/me/services") => account::services(self, call).await,
             ("PUT", "/api/me/services/lastfm") => services::connect_lastfm(self, call).await,
@@ -234,17 +223,6 @@ fn json_response(reply: Reply) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_paths_ignore_stage_and_emulator_prefixes() {
-        assert_eq!(api_path("/api/health"), "/api/health");
-        assert_eq!(
-            api_path("/_aws/execute-api/abc123/api/me/sync"),
-            "/api/me/sync"
-        );
-        assert_eq!(api_path("/prod/api/me/songs"), "/api/me/songs");
-        assert_eq!(api_path("/"), "/");
-    }
 
     #[test]
     fn routes_are_unique() {

@@ -26,10 +26,10 @@ const FILES: &[(&str, &str, &str)] = &[
 /// Only our own origin, plus the Cognito domain when sign-in goes through Cognito (the page
 /// exchanges its authorization code there, with PKCE).
 fn content_security_policy() -> String {
-    let cognito = std::env::var("COGNITO_DOMAIN")
+    let cognito = std::env::var("COGNITO_BASE_URL")
         .ok()
         .filter(|d| !d.is_empty())
-        .map(|d| format!(" https://{}", d.trim_start_matches("https://")))
+        .map(|d| format!(" {}", d.trim_end_matches('/')))
         .unwrap_or_default();
     format!(
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \

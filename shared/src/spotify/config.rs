@@ -56,12 +56,23 @@ impl SpotifyConfig {
     /// `SPOTIFY_CLIENT_SECRET`, `SPOTIFY_REDIRECT_URI` and `SPOTIFY_TIMEOUT_MS` (default 20 s).
     /// Client id and secret are required ([`SpotifyError::Config`] otherwise).
     pub fn from_env() -> Result<Self, SpotifyError> {
+        Self::from_env_with_secret(var("SPOTIFY_CLIENT_SECRET"))
+    }
+
+    /// As [`SpotifyConfig::from_env`], with the client secret read elsewhere (SSM, see
+    /// `crate::secrets`).
+    pub fn from_env_with_secret(client_secret: Option<String>) -> Result<Self, SpotifyError> {
         let client_id = var("SPOTIFY_CLIENT_ID").ok_or_else(|| {
             SpotifyError::Config("environment variable SPOTIFY_CLIENT_ID is required".into())
         })?;
-        let client_secret = var("SPOTIFY_CLIENT_SECRET").ok_or_else(|| {
-            SpotifyError::Config("environment variable SPOTIFY_CLIENT_SECRET is required".into())
-        })?;
+        let client_secret = client_secret
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                SpotifyError::Config(
+                    "the Spotify client secret is required (SPOTIFY_CLIENT_SECRET_PARAMETER)"
+                        .into(),
+                )
+            })?;
         let timeout = match var("SPOTIFY_TIMEOUT_MS") {
             None => DEFAULT_TIMEOUT,
             Some(v) => Duration::from_millis(v.parse().map_err(|_| {

@@ -10,26 +10,17 @@ use crate::validate::{input_error, json_body};
 use crate::views;
 
 /// What the page needs before sign-in: which sign-in to offer.
-pub fn config(app: &App) -> Result<Reply, ApiError> {
-    let cognito = match (
-        std::env::var("COGNITO_DOMAIN")
-            .ok()
-            .filter(|v| !v.is_empty()),
-        std::env::var("USER_POOL_CLIENT_ID")
-            .ok()
-            .filter(|v| !v.is_empty()),
-    ) {
-        (Some(domain), Some(client_id)) => json!({
-            "domain": domain,
+pub fn config(_app: &App) -> Result<Reply, ApiError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let cognito = match (env("COGNITO_BASE_URL"), env("USER_POOL_CLIENT_ID")) {
+        (Some(base), Some(client_id)) => json!({
+            "domain": base,
             "client_id": client_id,
-            "redirect_uri": std::env::var("PUBLIC_BASE_URL").unwrap_or_default(),
+            "redirect_uri": env("PUBLIC_BASE_URL").unwrap_or_default(),
         }),
         _ => serde_json::Value::Null,
     };
-    Ok(Reply::ok(json!({
-        "dev_sign_in": app.ctx.config.dev_jwt_secret.is_some(),
-        "cognito": cognito,
-    })))
+    Ok(Reply::ok(json!({ "cognito": cognito })))
 }
 
 async fn services_view(app: &App, user_id: &str) -> Result<serde_json::Value, ApiError> {

@@ -1,5 +1,4 @@
 pub mod account;
-pub mod dev;
 pub mod library;
 pub mod my_data;
 pub mod services;
