@@ -1,12 +1,15 @@
 // Spotify on the page (issue 4): connect through Spotify's sign-in (the stand-in consents at once),
-// sync, and rows for Spotify-only and merged (Last.fm + Spotify) artists and songs.
+// back to the page with the code and state in the fragment, completed by the signed-in page; a
+// sign-in started from another account is refused and links nothing; then sync, and rows for
+// Spotify-only and merged (Last.fm + Spotify) artists and songs.
 //
-// These need GET api/me/services/spotify/connect, the callback and the Spotify sync. Until they are
-// deployed, the first test fails at "Connect Spotify" and the others fail after it.
+// These need GET api/me/services/spotify/connect, the callback, POST
+// api/me/services/spotify/complete and the Spotify sync. Until they are deployed, the connect
+// tests fail and the others fail after them.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  pageBase, launch, newPage, uid, shot, apiToken, apiAll, createLastfmUser, deleteLastfmUser, lastfmAdmin,
+  pageBase, launch, newPage, uid, shot, apiToken, apiCall, apiAll, createLastfmUser, deleteLastfmUser, lastfmAdmin,
   signInFromPage, connectLastfmFromPage, expandServices, collapseServices, syncFromPage, readRows,
   playsText, rankText, assertNoHorizontalScroll, MOBILE,
 } from "./helpers.mjs";
@@ -72,6 +75,25 @@ describe("Spotify-only and merged rows", () => {
     await deleteLastfmUser(lastfmUser);
   });
 
+  test("a Spotify sign-in started from another account is refused and links nothing", async () => {
+    // Someone else asks for an authorize URL and gets this person to open it; Spotify (the app
+    // approved before, so no prompt) sends this browser back with a code for this person's Spotify.
+    const attackerToken = await apiToken(uid("fe-attacker-"));
+    const r = await apiCall(attackerToken, "GET", "api/me/services/spotify/connect");
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    await page.goto(`${r.data.authorize_url}&standin_user=${uid("victim-sp-")}`);
+    await page.waitForFunction(() => !document.getElementById("notice")?.hidden, null, { timeout: 30_000 });
+    assert.match(await page.locator("#notice-text").textContent(), /started from another account, so nothing was linked/);
+    assert.equal(new URL(page.url()).hash, "", "the code and state are gone from the address bar");
+    assert.equal(await page.getAttribute("#services-toggle", "aria-expanded"), "true", "services opened");
+    await page.waitForFunction(() => document.getElementById("services-summary").textContent === "Last.fm connected");
+    for (const t of [token, attackerToken]) {
+      const services = (await apiCall(t, "GET", "api/me/services")).data.services;
+      assert.equal(services.find((x) => x.service === "spotify").connected, false, "nothing linked");
+    }
+    await page.click("#notice-close");
+  });
+
   test("Connect Spotify goes through Spotify's sign-in and comes back connected", async () => {
     await expandServices(page);
     await page.click("#spotify-connect");
@@ -81,10 +103,22 @@ describe("Spotify-only and merged rows", () => {
     const refused = await page.evaluate(() => document.getElementById("spotify-status")?.textContent || "");
     assert.ok(!/couldn't/.test(refused), `the page could not start the Spotify sign-in: ${refused}`);
     assert.match(await page.locator("#notice-text").textContent(), /Spotify is connected/);
+    assert.equal(new URL(page.url()).hash, "", "the code and state are gone from the address bar");
     await page.waitForFunction(() => document.getElementById("services-summary").textContent === "Spotify, Last.fm connected");
     assert.equal(await page.locator("#service-marks .is-off").count(), 0, "both marks in colour");
     await page.locator("#svc-spotify .status-connected").waitFor();
     assert.match(await page.locator("#svc-spotify").textContent(), /Demo Singer/);
+  });
+
+  test("back from Spotify while signed out: sign in and connect again, the code is dropped", async () => {
+    const d = await newPage(browser);
+    await d.page.goto(`${base.url}#spotify_code=c0de&spotify_state=5tate`);
+    await d.page.locator("#signin").waitFor({ state: "visible" });
+    assert.match(await d.page.locator("#signin-message").textContent(), /sign in, then press “Connect Spotify” again/i);
+    assert.equal(new URL(d.page.url()).hash, "", "the code and state are gone from the address bar");
+    assert.equal(await d.page.evaluate(() => JSON.stringify(sessionStorage)), "{}", "nothing kept");
+    assert.deepEqual(d.problems, []);
+    await d.context.close();
   });
 
   test("one sync brings Last.fm and Spotify data, with its progress shown", async () => {

@@ -192,29 +192,38 @@ impl Api {
     }
 
     /// Runs Spotify's sign-in as a browser would, through the Spotify stand-in (`deny`: the
-    /// user refuses consent). Returns the callback URL and where the callback sent the browser.
+    /// user refuses consent), for an authorize URL this user asked for. Returns the callback URL
+    /// and where the callback sent the browser: the page with the code and state in its fragment
+    /// (see [`handed_to_page`]), or `?spotify=error&reason=...`. Nothing is linked yet.
     pub async fn sign_in_spotify(&self, spotify_user: &str, deny: bool) -> (String, String) {
         let r = self.get("/api/me/services/spotify/connect").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let authorize = r.body["authorize_url"].as_str().unwrap().to_string();
         assert!(authorize.contains("scope=user-top-read"), "{authorize}");
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let location =
-            |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_string();
-        let mut url = format!("{authorize}&standin_user={spotify_user}");
-        if deny {
-            url.push_str("&standin_deny=1");
-        }
-        let consent = browser.get(&url).send().await.unwrap();
-        assert_eq!(consent.status(), StatusCode::FOUND);
-        let callback = location(&consent);
-        let back = browser.get(&callback).send().await.unwrap();
-        assert_eq!(back.status(), StatusCode::FOUND);
-        (callback, location(&back))
+        authorize_in_browser(&authorize, spotify_user, deny).await
+    }
+
+    /// What the page does with the code and state the callback handed it.
+    pub async fn complete_spotify(&self, code: &str, state: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/me/services/spotify/complete",
+            Some(json!({"code": code, "state": state})),
+        )
+        .await
+    }
+
+    /// Connects Spotify the whole way, as the page does: the sign-in, then the completion with
+    /// the code and state from the fragment. Returns the completion's answer (the service).
+    pub async fn connect_spotify(&self, spotify_user: &str) -> Value {
+        let (_, page) = self.sign_in_spotify(spotify_user, false).await;
+        let (code, state) =
+            handed_to_page(&page).unwrap_or_else(|| panic!("no code for the page: {page}"));
+        let r = self.complete_spotify(&code, &state).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["service"], "spotify", "{}", r.body);
+        assert_eq!(r.body["connected"], true, "{}", r.body);
+        r.body
     }
 
     pub async fn start_sync(&self) -> Reply {
@@ -267,6 +276,58 @@ impl Api {
             }
         }
     }
+}
+
+/// A browser that does not follow redirects, to see each hop of a sign-in.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Where a redirect sends the browser.
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// A browser opening `authorize` (whoever asked for it): the Spotify stand-in consents at once as
+/// `spotify_user` (or refuses, `deny`) and sends it to the callback, which sends it on. Returns
+/// the callback URL and the callback's `Location`.
+pub async fn authorize_in_browser(
+    authorize: &str,
+    spotify_user: &str,
+    deny: bool,
+) -> (String, String) {
+    let browser = no_redirects();
+    let mut url = format!("{authorize}&standin_user={spotify_user}");
+    if deny {
+        url.push_str("&standin_deny=1");
+    }
+    let consent = browser.get(&url).send().await.unwrap();
+    assert_eq!(consent.status(), StatusCode::FOUND);
+    let callback = location(&consent);
+    let back = browser.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::FOUND);
+    (callback, location(&back))
+}
+
+/// The code and state the callback handed the page in the URL fragment
+/// (`#spotify_code=...&spotify_state=...`), decoded; None when it sent no such fragment.
+pub fn handed_to_page(page: &str) -> Option<(String, String)> {
+    let url = reqwest::Url::parse(page).ok()?;
+    let fragment = url.fragment()?;
+    // The fragment is form-encoded like a query: read it as one.
+    let pairs: BTreeMap<String, String> = reqwest::Url::parse(&format!("http://x/?{fragment}"))
+        .ok()?
+        .query_pairs()
+        .into_owned()
+        .collect();
+    Some((
+        pairs.get("spotify_code")?.clone(),
+        pairs.get("spotify_state")?.clone(),
+    ))
 }
 
 /// The Last.fm stand-in's admin endpoints.
@@ -716,4 +777,24 @@ pub fn query_escape(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fragment_the_callback_hands_over_is_read_back_decoded() {
+        assert_eq!(
+            handed_to_page(
+                "http://127.0.0.1:4566/x/#spotify_code=x%26y%3Dz&spotify_state=a%2Bb%20c"
+            ),
+            Some(("x&y=z".into(), "a+b c".into()))
+        );
+        assert_eq!(
+            handed_to_page("http://h/?spotify=error&reason=denied"),
+            None
+        );
+        assert_eq!(handed_to_page("http://h/#spotify_state=s"), None);
+    }
 }

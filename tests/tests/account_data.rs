@@ -80,32 +80,6 @@ async fn store() -> Store {
     Store::new(aws_sdk_dynamodb::Client::new(&config), var("TABLE_NAME"))
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-/// Connects Spotify the way a browser does (connect → stand-in consent → callback).
-async fn connect_spotify(api: &Api, spotify_user: &str) {
-    let r = api.get("/api/me/services/spotify/connect").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let authorize = r.body["authorize_url"].as_str().unwrap();
-    let http = no_redirects();
-    let consent = http
-        .get(format!("{authorize}&standin_user={spotify_user}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(consent.status(), StatusCode::FOUND);
-    let callback = consent.headers()["location"].to_str().unwrap().to_string();
-    let back = http.get(&callback).send().await.unwrap();
-    let page = back.headers()["location"].to_str().unwrap();
-    assert!(page.ends_with("?spotify=connected"), "{page}");
-}
-
 /// A sign-in that was started but never finished: leaves a state item outside the partition.
 async fn start_spotify_sign_in(api: &Api) {
     let r = api.get("/api/me/services/spotify/connect").await;
@@ -190,7 +164,7 @@ async fn full_user(scrobbles: u64, spotify_lists: bool) -> (String, Api, String)
         StatusCode::OK
     );
     if spotify_lists {
-        connect_spotify(&api, &unique("sp-user")).await;
+        api.connect_spotify(&unique("sp-user")).await;
     }
     let prefs = api
         .call(
@@ -231,7 +205,7 @@ async fn full_user(scrobbles: u64, spotify_lists: bool) -> (String, Api, String)
     assert_eq!(sung.status, StatusCode::CREATED, "{}", sung.body);
     sync_to_done(&api).await;
     if !spotify_lists {
-        connect_spotify(&api, &unique("sp-user")).await;
+        api.connect_spotify(&unique("sp-user")).await;
     }
     (user, api, lastfm_user)
 }

@@ -126,10 +126,7 @@ async fn the_schedule_syncs_due_users_in_the_emulator() {
     // A user with only Spotify connected is refreshed by the same schedule.
     let spotify_user_id = unique("sched-sp");
     let spotify_only = Api::as_user(&spotify_user_id);
-    let (_, page) = spotify_only
-        .sign_in_spotify(&unique("sched-sp-user"), false)
-        .await;
-    assert!(page.ends_with("/?spotify=connected"), "{page}");
+    spotify_only.connect_spotify(&unique("sched-sp-user")).await;
     assert_eq!(spotify_only.start_sync().await.status, StatusCode::ACCEPTED);
     let spotify_first = spotify_only.wait_for_sync(Duration::from_secs(120)).await;
     assert_eq!(spotify_first["status"], "done", "{spotify_first}");

@@ -1,28 +1,21 @@
-//! Spotify through the deployed stack and the Spotify stand-in: connect → callback → sync →
-//! read; single-use, expiring state; token refresh and rotation; a revoked token; Development
-//! Mode payloads; 429s at connect and in the middle of a sync; and the same artist merged
-//! across Last.fm, Spotify and a manual entry.
+//! Spotify through the deployed stack and the Spotify stand-in: connect → callback (which hands
+//! the code and state to the page, in the fragment) → complete as the signed-in user → sync →
+//! read; single-use, expiring state, which only its own user may complete (a sign-in started
+//! from another account links nothing); token refresh and rotation; a revoked token;
+//! Development Mode payloads; 429s at connect and in the middle of a sync; and the same artist
+//! merged across Last.fm, Spotify and a manual entry.
 
 use std::time::Duration;
 
-use karaoke_tests::{unique, var, Api, Lastfm};
+use karaoke_shared::store::keys;
+use karaoke_tests::{
+    authorize_in_browser, handed_to_page, location, no_redirects, unique, var, Api, Lastfm,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// These tests change the stand-in's global settings (Development Mode, 429s): one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()["location"].to_str().unwrap().to_string()
-}
 
 fn spotify_admin() -> String {
     var("SPOTIFY_ADMIN_URL")
@@ -69,9 +62,36 @@ impl Drop for Restore {
 
 async fn connected(spotify_user: &str) -> Api {
     let api = Api::as_user(&unique("sp"));
-    let (_, page) = api.sign_in_spotify(spotify_user, false).await;
-    assert!(page.ends_with("/?spotify=connected"), "{page}");
+    api.connect_spotify(spotify_user).await;
     api
+}
+
+async fn store() -> karaoke_shared::store::Store {
+    karaoke_tests::stack_env();
+    let config = karaoke_shared::aws::sdk_config().await;
+    karaoke_shared::store::Store::new(aws_sdk_dynamodb::Client::new(&config), var("TABLE_NAME"))
+}
+
+/// One item of the table, read directly.
+async fn item(pk: String, sk: &str) -> Option<karaoke_shared::store::attr::Item> {
+    karaoke_tests::stack_env();
+    let config = karaoke_shared::aws::sdk_config().await;
+    aws_sdk_dynamodb::Client::new(&config)
+        .get_item()
+        .table_name(var("TABLE_NAME"))
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+async fn spotify_connected(api: &Api) -> bool {
+    let services = api.get("/api/me/services").await.body;
+    assert_eq!(services["services"][1]["service"], "spotify", "{services}");
+    services["services"][1]["connected"] == true
 }
 
 async fn sync(api: &Api) -> Value {
@@ -81,9 +101,27 @@ async fn sync(api: &Api) -> Value {
 }
 
 #[tokio::test]
-async fn connect_callback_sync_and_read_top_lists() {
+async fn connect_callback_complete_sync_and_read_top_lists() {
     let _serial = SERIAL.lock().await;
-    let api = connected("spotify-demo").await;
+    let api = Api::as_user(&unique("sp"));
+    let (_, page) = api.sign_in_spotify("spotify-demo", false).await;
+    // The callback links nothing: it sends the browser to the page with the code and state in
+    // the fragment (never the query, so neither reaches a server log or a Referer).
+    let (code, state) = handed_to_page(&page).unwrap_or_else(|| panic!("{page}"));
+    let landing = reqwest::Url::parse(&page).unwrap();
+    assert_eq!(landing.query(), None, "{page}");
+    assert!(!code.is_empty() && !state.is_empty());
+    assert!(
+        !spotify_connected(&api).await,
+        "nothing linked by the callback"
+    );
+    let done = api.complete_spotify(&code, &state).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["service"], "spotify");
+    assert_eq!(done.body["connected"], true);
+    assert_eq!(done.body["status"], "connected");
+    assert_eq!(done.body["username"], "spotify-demo");
+    assert!(!done.body.to_string().contains("token"), "{}", done.body);
     let services = api.get("/api/me/services").await.body;
     assert_eq!(services["services"][1]["connected"], true);
     assert_eq!(services["services"][1]["status"], "connected");
@@ -131,62 +169,197 @@ async fn connect_callback_sync_and_read_top_lists() {
 #[tokio::test]
 async fn states_are_single_use_denials_are_reported_and_disconnect_forgets_tokens() {
     let _serial = SERIAL.lock().await;
-    let api = Api::as_user(&unique("state"));
+    let user = unique("state");
+    let api = Api::as_user(&user);
     let (callback, page) = api.sign_in_spotify(&unique("sp-user"), false).await;
-    assert!(page.ends_with("?spotify=connected"), "{page}");
-    let again = no_redirects().get(&callback).send().await.unwrap();
-    assert!(
-        location(&again).ends_with("?spotify=error&reason=invalid_state"),
-        "reused state"
+    let (code, state) = handed_to_page(&page).unwrap_or_else(|| panic!("{page}"));
+    let done = api.complete_spotify(&code, &state).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    // The state is used up: completing again is refused.
+    let again = api.complete_spotify(&code, &state).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert_eq!(again.body["error"]["code"], "invalid_state", "reused state");
+    // The callback cannot tell: it only hands the values over again.
+    let replay = no_redirects().get(&callback).send().await.unwrap();
+    assert_eq!(
+        handed_to_page(&location(&replay)),
+        Some((code.clone(), state.clone()))
     );
-    let (_, denied) = Api::as_user(&unique("deny"))
-        .sign_in_spotify(&unique("sp-user"), true)
-        .await;
+
+    // A denial comes back as today, and its state is used up.
+    let denier = Api::as_user(&unique("deny"));
+    let (denied_callback, denied) = denier.sign_in_spotify(&unique("sp-user"), true).await;
     assert!(denied.ends_with("?spotify=error&reason=denied"), "{denied}");
+    let denied_state = reqwest::Url::parse(&denied_callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("Spotify echoes the state");
+    let r = denier.complete_spotify("x", &denied_state).await;
+    assert_eq!(r.body["error"]["code"], "invalid_state", "{}", r.body);
+
     // A state older than ten minutes is refused even though it was never used.
-    let config = karaoke_shared::aws::sdk_config().await;
-    let store = karaoke_shared::store::Store::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        var("TABLE_NAME"),
-    );
     let now = karaoke_shared::clock::now_secs();
     let old_state = unique("old-state");
-    store
-        .put_oauth_state(&old_state, &unique("someone"), "", now - 1)
+    store()
+        .await
+        .put_oauth_state(&old_state, &user, "", now - 1)
         .await
         .unwrap();
-    let url = format!(
-        "{}/api/services/spotify/callback?state={old_state}&code=x",
-        var("API_URL")
-    );
-    let r = no_redirects().get(&url).send().await.unwrap();
+    let r = api.complete_spotify("x", &old_state).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "expired_state", "{}", r.body);
+    assert!(item(keys::oauth_state_pk(&old_state), "STATE")
+        .await
+        .is_none());
+    let r = api.complete_spotify("x", "forged").await;
+    assert_eq!(r.body["error"]["code"], "invalid_state", "{}", r.body);
+
+    // The callback's own refusals.
+    let base = var("API_URL");
+    let base = base.trim_end_matches('/');
+    let callback_to = |q: &str| format!("{base}/api/services/spotify/callback?{q}");
+    let r = no_redirects()
+        .get(callback_to("code=x"))
+        .send()
+        .await
+        .unwrap();
     assert!(
-        location(&r).ends_with("reason=expired_state"),
+        location(&r).ends_with("?spotify=error&reason=missing_state"),
         "{}",
         location(&r)
     );
-    let forged = format!(
-        "{}/api/services/spotify/callback?state=forged&code=x",
-        var("API_URL")
+    let unfinished = unique("unfinished");
+    store()
+        .await
+        .put_oauth_state(&unfinished, &user, "", now + 600)
+        .await
+        .unwrap();
+    let r = no_redirects()
+        .get(callback_to(&format!("state={unfinished}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&r).ends_with("?spotify=error&reason=missing_code"),
+        "{}",
+        location(&r)
     );
-    let r = no_redirects().get(&forged).send().await.unwrap();
-    assert!(location(&r).ends_with("reason=invalid_state"));
+    assert!(
+        item(keys::oauth_state_pk(&unfinished), "STATE")
+            .await
+            .is_none(),
+        "a refused sign-in's state is used up"
+    );
+    // Values travel percent-encoded in the fragment.
+    let r = no_redirects()
+        .get(callback_to("state=a%2Bb%20c&code=x%26y%3Dz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&r).ends_with("/#spotify_code=x%26y%3Dz&spotify_state=a%2Bb%20c"),
+        "{}",
+        location(&r)
+    );
+
+    // The completion's body is checked before any state is looked at.
+    for (body, code) in [
+        (json!({}), "invalid_body"),
+        (json!({"code": "x"}), "invalid_body"),
+        (
+            json!({"code": "x", "state": "s", "extra": 1}),
+            "invalid_body",
+        ),
+        (json!({"code": "", "state": "s"}), "missing_code"),
+        (json!({"code": "x", "state": ""}), "missing_state"),
+        (
+            json!({"code": "x", "state": "s".repeat(129)}),
+            "invalid_state",
+        ),
+        (
+            json!({"code": "x".repeat(2049), "state": "s"}),
+            "invalid_code",
+        ),
+        (json!({"code": "x\n", "state": "s"}), "invalid_code"),
+    ] {
+        let r = api
+            .call(
+                Method::POST,
+                "/api/me/services/spotify/complete",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], code, "{body}: {}", r.body);
+    }
+
     assert_eq!(
         api.call(Method::DELETE, "/api/me/services/spotify", None)
             .await
             .status,
         StatusCode::OK
     );
-    assert_eq!(
-        api.get("/api/me/services").await.body["services"][1]["connected"],
-        false
-    );
+    assert!(!spotify_connected(&api).await);
     assert_eq!(
         api.call(Method::DELETE, "/api/me/services/spotify", None)
             .await
             .status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The attack the completion step exists for: an attacker asks for an authorize URL and gets a
+/// victim who approved the app before (Spotify shows no prompt then) to open it. The victim's
+/// browser comes back to the page with a code for the victim's Spotify and the attacker's state;
+/// the victim's page completes it as the victim. That is refused: nothing is linked to either
+/// account, and the state is used up, so the attacker cannot complete it afterwards either.
+#[tokio::test]
+async fn a_sign_in_started_from_another_account_links_nothing() {
+    let _serial = SERIAL.lock().await;
+    let attacker_id = unique("sp-attacker");
+    let victim_id = unique("sp-victim");
+    let attacker = Api::as_user(&attacker_id);
+    let victim = Api::as_user(&victim_id);
+    let r = attacker.get("/api/me/services/spotify/connect").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let authorize = r.body["authorize_url"].as_str().unwrap().to_string();
+
+    // The victim's browser: Spotify consents at once as the victim's Spotify account.
+    let (_, page) = authorize_in_browser(&authorize, &unique("sp-victim-user"), false).await;
+    let (code, state) = handed_to_page(&page).unwrap_or_else(|| panic!("{page}"));
+    let r = victim.complete_spotify(&code, &state).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "other_account", "{}", r.body);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("another account") && message.contains("nothing was linked"),
+        "{message}"
+    );
+
+    // Nothing linked, to anyone; the state is gone.
+    assert!(item(keys::oauth_state_pk(&state), "STATE").await.is_none());
+    for (api, id) in [(&attacker, &attacker_id), (&victim, &victim_id)] {
+        assert!(!spotify_connected(api).await, "{id}");
+        assert!(
+            item(keys::user_pk(id), keys::SPOTIFY_SECRET_SK)
+                .await
+                .is_none(),
+            "no tokens stored for {id}"
+        );
+    }
+    // The attacker cannot finish it with the same values either.
+    let r = attacker.complete_spotify(&code, &state).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "invalid_state", "{}", r.body);
+    for api in [&attacker, &victim] {
+        assert!(!spotify_connected(api).await);
+    }
+    // The victim can still connect their own Spotify, through their own sign-in.
+    victim.connect_spotify(&unique("sp-victim-user")).await;
+    assert!(spotify_connected(&victim).await);
+    assert!(!spotify_connected(&attacker).await);
 }
 
 #[tokio::test]
@@ -315,25 +488,9 @@ async fn stored_tokens_never_carry_the_tables_ttl_attribute() {
     let _serial = SERIAL.lock().await;
     let user_id = unique("sp-ttl");
     let api = Api::as_user(&user_id);
-    let (_, page) = api.sign_in_spotify(&unique("sp-ttl-user"), false).await;
-    assert!(page.ends_with("/?spotify=connected"), "{page}");
-    karaoke_tests::stack_env();
-    let config = karaoke_shared::aws::sdk_config().await;
-    let item = aws_sdk_dynamodb::Client::new(&config)
-        .get_item()
-        .table_name(var("TABLE_NAME"))
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user_id}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("SECRET#spotify".into()),
-        )
-        .send()
+    api.connect_spotify(&unique("sp-ttl-user")).await;
+    let item = item(keys::user_pk(&user_id), keys::SPOTIFY_SECRET_SK)
         .await
-        .unwrap()
-        .item
         .expect("tokens stored");
     // `expires_at` is the table's TTL attribute: on it, DynamoDB would delete the refresh token
     // an hour after connecting, when the access token expires.

@@ -1495,6 +1495,34 @@ async function connectSpotify(btn) {
   }
 }
 
+/**
+ * Back from Spotify's sign-in: the callback handed us its code and state in the address's
+ * fragment, and only a signed-in page may finish it. The API links the account only when the
+ * sign-in was started from this same account. Resolves false when the session turned out to
+ * be gone (then the person signs in and connects again); the outcome is shown as a notice.
+ */
+async function completeSpotify({ code, state: st }) {
+  state.openServicesOnLoad = true;
+  if (!code || !st) {
+    setNotice(SPOTIFY_REASONS[st ? "missing_code" : "missing_state"], "error");
+    return true;
+  }
+  $("boot").replaceChildren(h("span", { class: "spinner", "aria-hidden": "true" }), " Connecting Spotify…");
+  try {
+    const r = await api("POST", "api/me/services/spotify/complete", { code, state: st });
+    const who = r.display_name || r.username;
+    setNotice(`Spotify is connected${who ? ` as ${who}` : ""}. Press “Sync now” to bring in your top artists and top tracks.`, "ok");
+  } catch (e) {
+    if (e.status === 401) {
+      session.clear();
+      return false;
+    }
+    const known = SPOTIFY_REASONS[e.code];
+    setNotice(known || (e.status === 502 ? e.message : `Spotify couldn't be connected. ${e.message}`), "error");
+  }
+  return true;
+}
+
 async function disconnect(service, btn) {
   btn.disabled = true;
   const statusId = service === "lastfm" ? "lastfm-card-status" : "spotify-status";
@@ -1741,6 +1769,24 @@ function enterMyData() {
   checkDeletion();
 }
 
+/**
+ * Spotify's code and state, which the sign-in callback hands the page in the fragment
+ * (`#spotify_code=…&spotify_state=…`). Removed from the address bar at once, whatever happens
+ * next; null when they are not there.
+ */
+function takeSpotifyReturn() {
+  const hash = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (!hash.has("spotify_code") && !hash.has("spotify_state")) return null;
+  const ret = { code: hash.get("spotify_code") || "", state: hash.get("spotify_state") || "" };
+  hash.delete("spotify_code");
+  hash.delete("spotify_state");
+  const rest = hash.toString();
+  history.replaceState(null, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+  return ret;
+}
+
+const SPOTIFY_SIGN_IN_FIRST = "Please sign in, then press “Connect Spotify” again: a Spotify sign-in can only be finished by a signed-in account.";
+
 /** Query parameters we understand on arrival; they are removed from the address bar afterwards. */
 function takeReturnParams() {
   const params = new URLSearchParams(location.search);
@@ -1760,9 +1806,13 @@ const SPOTIFY_REASONS = {
   refused: "Spotify refused the connection. Please try again.",
   missing_state: "Spotify's answer was incomplete. Please try again.",
   missing_code: "Spotify's answer was incomplete. Please try again.",
+  invalid_code: "Spotify's answer was not valid. Please try again.",
+  other_account: "This Spotify sign-in was started from another account, so nothing was linked. "
+    + "To connect your own Spotify, press “Connect Spotify” here.",
 };
 
 async function boot() {
+  const spotifyReturn = takeSpotifyReturn();
   $("signin-cognito-btn").addEventListener("click", () => startCognitoSignIn().catch((e) => showSignIn(e.message)));
   $("sign-out").addEventListener("click", () => signOut("You have signed out."));
   $("notice-close").addEventListener("click", () => setNotice(""));
@@ -1861,8 +1911,17 @@ async function boot() {
     return;
   }
 
-  if (session.get()) enterMyData();
-  else showSignIn();
+  if (!session.get()) {
+    // Not signed in: the code is dropped (only a signed-in account may finish a Spotify sign-in);
+    // connecting again starts a new one.
+    showSignIn(spotifyReturn ? SPOTIFY_SIGN_IN_FIRST : undefined);
+    return;
+  }
+  if (spotifyReturn && !(await completeSpotify(spotifyReturn))) {
+    showSignIn(SPOTIFY_SIGN_IN_FIRST);
+    return;
+  }
+  enterMyData();
 }
 
 boot().catch((e) => {

@@ -32,6 +32,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/me/services/spotify"),
     ("GET", "/api/me/services/spotify/connect"),
     ("GET", "/api/services/spotify/callback"),
+    ("POST", "/api/me/services/spotify/complete"),
     ("POST", "/api/me/sync"),
     ("GET", "/api/me/sync"),
     ("GET", "/api/me/songs"),
@@ -169,6 +170,9 @@ impl App {
             }
             ("GET", "/api/services/spotify/callback") => {
                 routes::spotify::callback(self, call).await
+            }
+            ("POST", "/api/me/services/spotify/complete") => {
+                routes::spotify::complete(self, call).await
             }
             ("DELETE", "/api/me/services/spotify") => {
                 services::disconnect_spotify(self, call).await

@@ -4,6 +4,7 @@ use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 
 use karaoke_shared::auth::AuthError;
+use karaoke_shared::spotify::sign_in::{StateRefusal, STATE_TTL_SECS};
 use karaoke_shared::store::StoreError;
 use karaoke_shared::sync::SyncError;
 
@@ -13,6 +14,9 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     #[error("{0}")]
     Unauthorized(String),
+    /// Signed in, but this is not the caller's to do.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("method {0} is not allowed here")]
@@ -47,6 +51,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -61,6 +66,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. }
+            | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
@@ -97,6 +103,31 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// A Spotify sign-in the caller may not complete. The state is used up either way.
+impl From<StateRefusal> for ApiError {
+    fn from(r: StateRefusal) -> Self {
+        match r {
+            StateRefusal::Unknown => ApiError::bad(
+                "invalid_state",
+                "this Spotify sign-in is unknown or was already used; connect Spotify again",
+            ),
+            StateRefusal::Expired => ApiError::bad(
+                "expired_state",
+                format!(
+                    "this Spotify sign-in took longer than {} minutes; connect Spotify again",
+                    STATE_TTL_SECS / 60
+                ),
+            ),
+            StateRefusal::OtherUser => ApiError::Forbidden {
+                code: "other_account",
+                message:
+                    "this Spotify sign-in was started from another account; nothing was linked"
+                        .into(),
+            },
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())
@@ -129,5 +160,22 @@ mod tests {
             ApiError::Internal("secret detail".into()).body()["error"]["message"],
             "internal error"
         );
+    }
+
+    #[test]
+    fn refused_sign_ins_say_why() {
+        let other = ApiError::from(StateRefusal::OtherUser);
+        assert_eq!(other.status(), StatusCode::FORBIDDEN);
+        assert_eq!(other.body()["error"]["code"], "other_account");
+        assert!(other.to_string().contains("another account"));
+        assert!(other.to_string().contains("nothing was linked"));
+        for (r, code) in [
+            (StateRefusal::Unknown, "invalid_state"),
+            (StateRefusal::Expired, "expired_state"),
+        ] {
+            let e = ApiError::from(r);
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(e.body()["error"]["code"], code);
+        }
     }
 }

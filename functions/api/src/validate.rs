@@ -2,6 +2,8 @@
 
 use serde::de::DeserializeOwned;
 
+use karaoke_shared::spotify::sign_in::{check_param, ParamError, MAX_CODE_CHARS, MAX_STATE_CHARS};
+
 use crate::error::ApiError;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -72,6 +74,41 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// The `code` Spotify gave the page, as sent back to complete the sign-in.
+pub fn spotify_code(raw: &str) -> Result<&str, ApiError> {
+    oauth_param(raw, "code", MAX_CODE_CHARS, "missing_code", "invalid_code")
+}
+
+/// The `state` of the sign-in the page completes.
+pub fn spotify_state(raw: &str) -> Result<&str, ApiError> {
+    oauth_param(
+        raw,
+        "state",
+        MAX_STATE_CHARS,
+        "missing_state",
+        "invalid_state",
+    )
+}
+
+fn oauth_param<'a>(
+    raw: &'a str,
+    field: &str,
+    max: usize,
+    missing: &'static str,
+    invalid: &'static str,
+) -> Result<&'a str, ApiError> {
+    check_param(raw, max).map(|()| raw).map_err(|e| match e {
+        ParamError::Empty => ApiError::bad(missing, format!("{field} must not be empty")),
+        ParamError::TooLong => {
+            ApiError::bad(invalid, format!("{field} is longer than {max} characters"))
+        }
+        ParamError::BadCharacter => ApiError::bad(
+            invalid,
+            format!("{field} may hold only printable ASCII characters"),
+        ),
+    })
+}
+
 /// A domain validation failure as a 422 naming the field.
 pub fn input_error(code: &'static str, e: karaoke_shared::library::InputError) -> ApiError {
     ApiError::Unprocessable {
@@ -116,6 +153,32 @@ mod tests {
         for bad in ["0", "201", "-1", "ten", ""] {
             assert!(limit(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sign_in_values_are_present_printable_and_bounded() {
+        let code = |r: Result<&str, ApiError>| match r {
+            Err(ApiError::BadRequest { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(spotify_code("AQD-x_y").unwrap(), "AQD-x_y");
+        assert_eq!(spotify_state(&"a".repeat(64)).unwrap(), "a".repeat(64));
+        assert_eq!(code(spotify_code("")), "missing_code");
+        assert_eq!(code(spotify_state("")), "missing_state");
+        assert_eq!(
+            code(spotify_code(&"a".repeat(MAX_CODE_CHARS + 1))),
+            "invalid_code"
+        );
+        assert_eq!(
+            code(spotify_state(&"a".repeat(MAX_STATE_CHARS + 1))),
+            "invalid_state"
+        );
+        assert_eq!(code(spotify_state("a\nb")), "invalid_state");
+        let e = spotify_code(&"a".repeat(MAX_CODE_CHARS + 1)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("code is longer than {MAX_CODE_CHARS} characters")
+        );
     }
 
     #[test]

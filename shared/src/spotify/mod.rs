@@ -1,5 +1,6 @@
-//! Spotify: OAuth (authorization code + refresh), the user's profile and top artists/tracks, and
-//! error classification. Only "top" lists exist on Spotify: up to ~99 items per time range.
+//! Spotify: OAuth (authorization code + refresh) and the rules of finishing a sign-in, the user's
+//! profile and top artists/tracks, and error classification. Only "top" lists exist on Spotify:
+//! up to ~99 items per time range.
 
 pub mod client;
 pub mod config;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod model;
 pub mod oauth;
 pub mod session;
+pub mod sign_in;
 
 pub use client::{http_client, RetryPolicy, SpotifyClient, SECOND_PAGE_OFFSET, TOP_LIMIT};
 pub use config::SpotifyConfig;

@@ -60,7 +60,7 @@ impl Tokens {
 }
 
 /// RFC 3986 percent-encoding of a query component (unreserved characters kept, space = `%20`).
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
