@@ -482,7 +482,16 @@ pub fn stack_rate_limit() -> f64 {
 /// The sync engine wired to the stack's table and the stand-in, but fed from queues the test
 /// owns, so a test can deliver messages twice, concurrently, or crash a worker mid-page.
 pub mod engine_harness {
+    use std::future::Future;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
+
+    use aws_sdk_dynamodb::config::interceptors::{
+        BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    };
+    use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+    use aws_sdk_dynamodb::error::BoxError;
+    use karaoke_shared::sync::messages::WorkMessage;
 
     use aws_sdk_sqs::types::QueueAttributeName;
     use karaoke_shared::config::LastfmConfig;
@@ -493,6 +502,181 @@ pub mod engine_harness {
     use karaoke_shared::sync::engine::Engine;
 
     use super::{unique, var};
+
+    /// DynamoDB operations that write.
+    const WRITES: [&str; 5] = [
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+    ];
+
+    /// Kills a worker on cue. The engine's DynamoDB client goes through it (as an SDK
+    /// interceptor): armed with an allowance of `n` writes, the delivery dies as soon as its
+    /// `n`th write is answered, or as it is about to send one more, whichever comes first; from
+    /// then on every request it makes fails before it leaves. So exactly the writes it was
+    /// allowed reach the table, however fast the test notices.
+    #[derive(Debug, Default)]
+    pub struct KillSwitch(Mutex<KillState>);
+
+    #[derive(Debug, Default)]
+    struct KillState {
+        /// Writes the current delivery may make; None: the switch is off.
+        allowed: Option<u64>,
+        /// The writes it sent, by operation.
+        sent: Vec<String>,
+        /// How many of them were answered.
+        answered: u64,
+        dead: bool,
+    }
+
+    /// What became of one delivery run under the switch.
+    #[derive(Debug)]
+    pub struct Killed {
+        /// It died (false: it finished, with fewer writes than it was allowed).
+        pub killed: bool,
+        /// The writes it made, by operation.
+        pub writes: Vec<String>,
+    }
+
+    impl KillSwitch {
+        fn is_dead(&self) -> bool {
+            self.0.lock().unwrap().dead
+        }
+
+        fn die(state: &mut KillState) -> BoxError {
+            state.dead = true;
+            "killed by the test (worker died)".into()
+        }
+
+        /// Runs `work` (one worker's handling of something), killed once it has made
+        /// `allowed` DynamoDB writes through the switch. An error of its own, not caused by
+        /// the switch, fails the test.
+        pub async fn run_until_killed<T, E: std::fmt::Display>(
+            &self,
+            allowed: u64,
+            work: impl Future<Output = Result<T, E>>,
+        ) -> Killed {
+            *self.0.lock().unwrap() = KillState {
+                allowed: Some(allowed),
+                ..Default::default()
+            };
+            let watcher = async {
+                while !self.is_dead() {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            };
+            // Dropping the future mid-flight is what a killed process looks like.
+            let finished = tokio::select! {
+                r = work => Some(r),
+                _ = watcher => None,
+            };
+            let state = std::mem::take(&mut *self.0.lock().unwrap());
+            match finished {
+                Some(Err(e)) if !state.dead => panic!("failed on its own: {e}"),
+                _ => Killed {
+                    killed: state.dead,
+                    writes: state.sent,
+                },
+            }
+        }
+
+        /// One delivery of `message`, killed once it has made `allowed` writes.
+        pub async fn deliver(
+            &self,
+            h: &Harness,
+            message: &WorkMessage,
+            attempt: u32,
+            allowed: u64,
+        ) -> Killed {
+            self.run_until_killed(allowed, h.engine.run(message.clone(), attempt))
+                .await
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Killer(Arc<KillSwitch>);
+
+    /// Whether a finished request was a write (by its output or error type).
+    fn is_write(context: &FinalizerInterceptorContextRef<'_>) -> bool {
+        use aws_sdk_dynamodb::operation::{
+            batch_write_item as bw, delete_item as d, put_item as p, transact_write_items as t,
+            update_item as u,
+        };
+        match context.output_or_error() {
+            Some(Ok(out)) => {
+                out.downcast_ref::<p::PutItemOutput>().is_some()
+                    || out.downcast_ref::<u::UpdateItemOutput>().is_some()
+                    || out.downcast_ref::<d::DeleteItemOutput>().is_some()
+                    || out.downcast_ref::<bw::BatchWriteItemOutput>().is_some()
+                    || out.downcast_ref::<t::TransactWriteItemsOutput>().is_some()
+            }
+            Some(Err(e)) => e.as_operation_error().is_some_and(|e| {
+                e.downcast_ref::<p::PutItemError>().is_some()
+                    || e.downcast_ref::<u::UpdateItemError>().is_some()
+                    || e.downcast_ref::<d::DeleteItemError>().is_some()
+                    || e.downcast_ref::<bw::BatchWriteItemError>().is_some()
+                    || e.downcast_ref::<t::TransactWriteItemsError>().is_some()
+            }),
+            None => false,
+        }
+    }
+
+    impl Intercept for Killer {
+        fn name(&self) -> &'static str {
+            "KillSwitch"
+        }
+
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let mut state = self.0 .0.lock().unwrap();
+            if state.dead {
+                return Err(KillSwitch::die(&mut state));
+            }
+            let Some(allowed) = state.allowed else {
+                return Ok(());
+            };
+            let target = context.request().headers().get("x-amz-target");
+            let op = target.and_then(|t| t.rsplit('.').next()).unwrap_or("");
+            if !WRITES.contains(&op) {
+                return Ok(());
+            }
+            if state.sent.len() as u64 >= allowed {
+                return Err(KillSwitch::die(&mut state));
+            }
+            state.sent.push(op.to_string());
+            Ok(())
+        }
+
+        fn read_after_execution(
+            &self,
+            context: &FinalizerInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let mut state = self.0 .0.lock().unwrap();
+            if state.dead {
+                return Err(KillSwitch::die(&mut state));
+            }
+            let Some(allowed) = state.allowed else {
+                return Ok(());
+            };
+            if context.response().is_none() || !is_write(context) {
+                return Ok(());
+            }
+            state.answered += 1;
+            if state.answered >= allowed {
+                // The write is in the table; the worker dies before it hears so.
+                return Err(KillSwitch::die(&mut state));
+            }
+            Ok(())
+        }
+    }
 
     pub struct Harness {
         pub engine: Engine<DynamoRateGate>,
@@ -597,6 +781,24 @@ pub mod engine_harness {
                 .send()
                 .await
                 .expect("delete message");
+        }
+
+        /// Routes the engine's DynamoDB requests through a new kill switch (the test's own
+        /// reads through `self.store` stay outside it) and returns the switch.
+        pub fn kill_switch(&mut self) -> Arc<KillSwitch> {
+            let kill = Arc::new(KillSwitch::default());
+            let config = self
+                .store
+                .client()
+                .config()
+                .to_builder()
+                .interceptor(Killer(kill.clone()))
+                .build();
+            self.engine.store = Store::new(
+                aws_sdk_dynamodb::Client::from_conf(config),
+                self.store.table(),
+            );
+            kill
         }
 
         pub async fn cleanup(&self) {

@@ -4,23 +4,15 @@
 //! is the production code against the real (emulated) DynamoDB and SQS; the test plays the
 //! Lambda runtime so it can misbehave on purpose.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use aws_sdk_dynamodb::config::interceptors::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
-};
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::{BTreeSet, HashMap};
 
 use futures::future::join_all;
-use karaoke_shared::store::{keys, Store};
+use karaoke_shared::store::keys;
 use karaoke_shared::sync::control::{request_sync, SyncRequest};
 use karaoke_shared::sync::job::Unit;
 use karaoke_shared::sync::messages::{StartMessage, WorkMessage};
-use karaoke_tests::engine_harness::Harness;
+use karaoke_tests::engine_harness::{Harness, KillSwitch};
 use karaoke_tests::{assert_songs_match_truth, unique, Api, Lastfm};
 
 #[derive(Clone, Copy, Debug)]
@@ -36,169 +28,6 @@ enum Misbehaviour {
     /// finishes: the finishing step, which folds all pages into the tracks, dies part-way
     /// through that fold (the test checks it did) and is taken up again each time.
     CrashUntilDone,
-}
-
-/// DynamoDB operations that write.
-const WRITES: [&str; 5] = [
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-    "TransactWriteItems",
-];
-
-/// Kills a worker on cue. The engine's DynamoDB client goes through it (as an SDK
-/// interceptor): armed with an allowance of `n` writes, the delivery dies as soon as its
-/// `n`th write is answered, or as it is about to send one more, whichever comes first; from
-/// then on every request it makes fails before it leaves. So exactly the writes it was
-/// allowed reach the table, however fast the test notices.
-#[derive(Debug, Default)]
-struct KillSwitch(Mutex<KillState>);
-
-#[derive(Debug, Default)]
-struct KillState {
-    /// Writes the current delivery may make; None: the switch is off.
-    allowed: Option<u64>,
-    /// The writes it sent, by operation.
-    sent: Vec<String>,
-    /// How many of them were answered.
-    answered: u64,
-    dead: bool,
-}
-
-/// What became of one delivery run under the switch.
-#[derive(Debug)]
-struct Delivery {
-    /// It died (false: it finished, with fewer writes than it was allowed).
-    killed: bool,
-    /// The writes it made, by operation.
-    writes: Vec<String>,
-}
-
-impl KillSwitch {
-    fn is_dead(&self) -> bool {
-        self.0.lock().unwrap().dead
-    }
-
-    fn die(state: &mut KillState) -> BoxError {
-        state.dead = true;
-        "killed by the test (worker died)".into()
-    }
-
-    /// Runs one delivery of `message`, killed once it has made `allowed` DynamoDB writes.
-    async fn deliver(
-        &self,
-        h: &Harness,
-        message: &WorkMessage,
-        attempt: u32,
-        allowed: u64,
-    ) -> Delivery {
-        *self.0.lock().unwrap() = KillState {
-            allowed: Some(allowed),
-            ..Default::default()
-        };
-        let watcher = async {
-            while !self.is_dead() {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        };
-        // Dropping the future mid-flight is what a killed process looks like.
-        let finished = tokio::select! {
-            r = h.engine.run(message.clone(), attempt) => Some(r),
-            _ = watcher => None,
-        };
-        let state = std::mem::take(&mut *self.0.lock().unwrap());
-        match finished {
-            Some(Err(e)) if !state.dead => panic!("{message:?} failed on its own: {e}"),
-            _ => Delivery {
-                killed: state.dead,
-                writes: state.sent,
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Killer(Arc<KillSwitch>);
-
-/// Whether a finished request was a write (by its output or error type).
-fn is_write(context: &FinalizerInterceptorContextRef<'_>) -> bool {
-    use aws_sdk_dynamodb::operation::{
-        batch_write_item as bw, delete_item as d, put_item as p, transact_write_items as t,
-        update_item as u,
-    };
-    match context.output_or_error() {
-        Some(Ok(out)) => {
-            out.downcast_ref::<p::PutItemOutput>().is_some()
-                || out.downcast_ref::<u::UpdateItemOutput>().is_some()
-                || out.downcast_ref::<d::DeleteItemOutput>().is_some()
-                || out.downcast_ref::<bw::BatchWriteItemOutput>().is_some()
-                || out.downcast_ref::<t::TransactWriteItemsOutput>().is_some()
-        }
-        Some(Err(e)) => e.as_operation_error().is_some_and(|e| {
-            e.downcast_ref::<p::PutItemError>().is_some()
-                || e.downcast_ref::<u::UpdateItemError>().is_some()
-                || e.downcast_ref::<d::DeleteItemError>().is_some()
-                || e.downcast_ref::<bw::BatchWriteItemError>().is_some()
-                || e.downcast_ref::<t::TransactWriteItemsError>().is_some()
-        }),
-        None => false,
-    }
-}
-
-impl Intercept for Killer {
-    fn name(&self) -> &'static str {
-        "KillSwitch"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let mut state = self.0 .0.lock().unwrap();
-        if state.dead {
-            return Err(KillSwitch::die(&mut state));
-        }
-        let Some(allowed) = state.allowed else {
-            return Ok(());
-        };
-        let target = context.request().headers().get("x-amz-target");
-        let op = target.and_then(|t| t.rsplit('.').next()).unwrap_or("");
-        if !WRITES.contains(&op) {
-            return Ok(());
-        }
-        if state.sent.len() as u64 >= allowed {
-            return Err(KillSwitch::die(&mut state));
-        }
-        state.sent.push(op.to_string());
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        context: &FinalizerInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let mut state = self.0 .0.lock().unwrap();
-        if state.dead {
-            return Err(KillSwitch::die(&mut state));
-        }
-        let Some(allowed) = state.allowed else {
-            return Ok(());
-        };
-        if context.response().is_none() || !is_write(context) {
-            return Ok(());
-        }
-        state.answered += 1;
-        if state.answered >= allowed {
-            // The write is in the table; the worker dies before it hears so.
-            return Err(KillSwitch::die(&mut state));
-        }
-        Ok(())
-    }
 }
 
 /// Points between two steps of a scrobble page at which its first attempt dies, by the
@@ -356,16 +185,7 @@ async fn crash_page_then_retry(
 
 async fn run_with(misbehaviour: Misbehaviour, scrobbles: u64, seed: u64) {
     let mut h = Harness::new().await;
-    // The engine writes through the kill switch; the test's own reads (`h.store`) do not.
-    let kill = Arc::new(KillSwitch::default());
-    let config = h
-        .store
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(Killer(kill.clone()))
-        .build();
-    h.engine.store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), h.store.table());
+    let kill = h.kill_switch();
     let lastfm = Lastfm::new();
     let name = format!("x{}", &unique("e")[2..12]);
     lastfm.create_user(&name, scrobbles, seed).await;

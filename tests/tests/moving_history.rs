@@ -7,15 +7,23 @@
 //! before it serves the user's (N+1)-th `user.getRecentTracks` request from then on), so they
 //! land between two pages of one job at a known point.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use karaoke_shared::clock::{now_millis, now_secs, rfc3339};
 use karaoke_shared::normalize::TrackIdentity;
 use karaoke_shared::queue::Queues;
+use karaoke_shared::store::keys;
 use karaoke_shared::store::Store;
-use karaoke_shared::sync::control::{request_rebuild, RebuildRequest};
+use karaoke_shared::sync::control::{
+    request_rebuild, request_sync_with, RebuildRequest, SyncRequest,
+};
+use karaoke_shared::sync::job::Unit;
+use karaoke_shared::sync::messages::{StartMessage, WorkMessage};
+use karaoke_tests::engine_harness::{Harness, KillSwitch};
 use karaoke_tests::{assert_songs_match_truth, stack_env, unique, var, Api, Lastfm};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -768,6 +776,320 @@ impl SplitMix64 {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Workers that misbehave
+
+/// What the test's own workers did to the messages they took.
+#[derive(Debug, Default)]
+struct Faults {
+    clean: u64,
+    /// Handled twice in a row (SQS delivering a message again).
+    redelivered: u64,
+    /// Handled by two workers at the same time.
+    concurrent: u64,
+    /// Of the workers running at once, those that failed on their own (a conditional write
+    /// lost to the other), so that the message was delivered again.
+    concurrent_failed: u64,
+    /// Died after some of their writes (checked: the kill switch fired), then delivered again.
+    killed: u64,
+    /// Of those, finishing steps.
+    killed_finishing: u64,
+    /// Of those, job starts.
+    killed_starts: u64,
+}
+
+/// One message as the test's workers take it.
+#[derive(Debug)]
+enum Work {
+    Start(StartMessage),
+    Unit(WorkMessage),
+}
+
+impl Work {
+    fn label(&self) -> String {
+        match self {
+            Work::Start(m) => format!("start {}", m.job_id),
+            Work::Unit(WorkMessage::Unit { unit, .. }) => format!("unit {unit}"),
+            Work::Unit(other) => format!("{other:?}"),
+        }
+    }
+
+    /// The user and job it works on.
+    fn job(&self) -> Option<(&str, &str)> {
+        match self {
+            Work::Start(m) => Some((&m.user_id, &m.job_id)),
+            Work::Unit(WorkMessage::Unit {
+                user_id, job_id, ..
+            }) => Some((user_id, job_id)),
+            Work::Unit(_) => None,
+        }
+    }
+}
+
+/// The production sync engine, run by the test from queues it owns (the stack's table, rate
+/// gate and stand-in), each message delivered well or badly at random: once, twice in a row, by
+/// two workers at once, or killed after a random number of its DynamoDB writes and delivered
+/// again.
+struct FaultyWorkers {
+    h: Harness,
+    kill: Arc<KillSwitch>,
+    rng: SplitMix64,
+    faults: Faults,
+}
+
+impl FaultyWorkers {
+    async fn new(seed: u64) -> Self {
+        let mut h = Harness::new().await;
+        let kill = h.kill_switch();
+        FaultyWorkers {
+            h,
+            kill,
+            rng: SplitMix64(seed ^ 0x5EED_FA17),
+            faults: Faults::default(),
+        }
+    }
+
+    /// Whether a delivery that died left the finishing step claimed and unfinished (it died
+    /// in the middle of it), read from the job item as stored.
+    async fn died_finishing(&self, work: &Work) -> bool {
+        let Some((user_id, job_id)) = work.job() else {
+            return false;
+        };
+        let item = self
+            .h
+            .store
+            .client()
+            .get_item()
+            .table_name(self.h.store.table())
+            .key("pk", AttributeValue::S(keys::user_pk(user_id)))
+            .key("sk", AttributeValue::S(keys::job_sk(job_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default();
+        let finalize = Unit::Finalize.id().to_string();
+        let finished = item
+            .get("done_units")
+            .and_then(|v| v.as_ns().ok())
+            .is_some_and(|done| done.contains(&finalize));
+        item.contains_key("finalize_by") && !finished
+    }
+
+    /// One worker's handling of `work`.
+    async fn once(&self, work: &Work, attempt: u32) -> Result<(), String> {
+        // Boxed: the engine's futures are large, and nested in the test's own they overflow
+        // the test thread's stack.
+        let result = match work {
+            Work::Start(m) => {
+                Box::pin(self.h.engine.start_job(&m.user_id, &m.job_id, attempt)).await
+            }
+            Work::Unit(m) => Box::pin(self.h.engine.run(m.clone(), attempt)).await,
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    async fn deliver(&mut self, work: Work, receive_count: u32) {
+        let kind = self.rng.below(100);
+        if std::env::var_os("MOVING_HISTORY_TRACE").is_some() {
+            eprintln!("  deliver {} (fault roll {kind})", work.label());
+        }
+        match kind {
+            0..=39 => {
+                self.once(&work, receive_count).await.unwrap();
+                self.faults.clean += 1;
+            }
+            40..=59 => {
+                self.once(&work, receive_count).await.unwrap();
+                self.once(&work, receive_count + 1).await.unwrap();
+                self.faults.redelivered += 1;
+            }
+            60..=74 => {
+                let (a, b) = tokio::join!(
+                    self.once(&work, receive_count),
+                    self.once(&work, receive_count)
+                );
+                // One of two workers at once may lose a conditional write and fail: SQS then
+                // delivers the message again, and that delivery must finish it.
+                for failed in [a, b].into_iter().filter_map(Result::err) {
+                    eprintln!(
+                        "  one of two workers failed ({failed}) on {work:?}: delivered again"
+                    );
+                    self.faults.concurrent_failed += 1;
+                    self.once(&work, receive_count + 1).await.unwrap();
+                }
+                self.faults.concurrent += 1;
+            }
+            _ => {
+                // Any delivery may run the finishing step (the one that completes the
+                // scrobbles claims it), which writes far more than a page does.
+                let allowed = self.rng.below(40);
+                let died = self
+                    .kill
+                    .run_until_killed(allowed, self.once(&work, receive_count))
+                    .await;
+                if std::env::var_os("MOVING_HISTORY_TRACE").is_some() {
+                    eprintln!(
+                        "    allowed {allowed}: killed {} after {:?}",
+                        died.killed, died.writes
+                    );
+                }
+                if died.killed {
+                    assert!(
+                        died.writes.len() as u64 <= allowed,
+                        "the dead worker wrote past its allowance: {died:?}"
+                    );
+                    self.faults.killed += 1;
+                    self.faults.killed_finishing += u64::from(self.died_finishing(&work).await);
+                    self.faults.killed_starts += u64::from(matches!(work, Work::Start(_)));
+                    self.once(&work, receive_count + 1).await.unwrap();
+                } else {
+                    self.faults.clean += 1;
+                }
+            }
+        }
+    }
+
+    /// Handles `job_id`'s messages until it has ended and nothing is left on the queues (the
+    /// sweeps a finished job sends included).
+    async fn drive(&mut self, user_id: &str, job_id: &str) {
+        let deadline = Instant::now() + FULL_SYNC_TIMEOUT;
+        let mut idle = 0;
+        while idle < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "job {job_id} did not end in {FULL_SYNC_TIMEOUT:?}"
+            );
+            let job = self
+                .h
+                .store
+                .get_job(user_id, job_id)
+                .await
+                .unwrap()
+                .unwrap();
+            // A rebuild is "running" before its start message is taken: both queues, always.
+            let mut batch = Vec::new();
+            for queue in [self.h.start_url.clone(), self.h.page_url.clone()] {
+                for d in self.h.receive(&queue).await {
+                    batch.push((queue.clone(), d));
+                }
+            }
+            if batch.is_empty() {
+                if !job.status.is_active() {
+                    idle += 1;
+                }
+                continue;
+            }
+            idle = 0;
+            for (queue, d) in batch {
+                let work = if queue == self.h.start_url {
+                    Work::Start(serde_json::from_str(&d.body).unwrap())
+                } else {
+                    Work::Unit(serde_json::from_str(&d.body).unwrap())
+                };
+                self.deliver(work, d.receive_count).await;
+                self.h.delete(&queue, &d.receipt).await;
+            }
+        }
+    }
+
+    /// A sync requested as "Sync now" does (`reconcile`: with the option set), run by these
+    /// workers; answers the job as `GET /api/me/sync` shows it. A sync running already (the
+    /// schedule's, on the stack's workers) is let finish first.
+    async fn sync(&mut self, api: &Api, user_id: &str, reconcile: bool) -> Value {
+        let job_id = loop {
+            let requested = request_sync_with(
+                &self.h.store,
+                &self.h.engine.queues,
+                user_id,
+                now_millis(),
+                0,
+                reconcile,
+            )
+            .await
+            .unwrap();
+            match requested {
+                SyncRequest::Started { job_id, .. } => break job_id,
+                SyncRequest::Busy { .. } => {
+                    api.wait_for_sync(SYNC_TIMEOUT).await;
+                }
+                SyncRequest::NotConnected => panic!("{user_id}: Last.fm not connected"),
+            }
+        };
+        self.drive(user_id, &job_id).await;
+        self.finished(api, &job_id).await
+    }
+
+    /// A rebuild from our archive (`karaoke rebuild`), run by these workers.
+    async fn rebuild(&mut self, api: &Api, user_id: &str) -> Value {
+        let requested =
+            request_rebuild(&self.h.store, &self.h.engine.queues, user_id, now_millis())
+                .await
+                .unwrap();
+        let RebuildRequest::Started { job_id, .. } = requested else {
+            panic!("rebuild did not start: {requested:?}");
+        };
+        self.drive(user_id, &job_id).await;
+        let job = self.finished(api, &job_id).await;
+        assert_eq!(job["kind"], "rebuild", "{job}");
+        job
+    }
+
+    async fn finished(&self, api: &Api, job_id: &str) -> Value {
+        let job = api.get("/api/me/sync").await.body;
+        assert_eq!(job["job_id"], job_id, "{job}");
+        assert_eq!(job["status"], "done", "{job}");
+        job
+    }
+}
+
+/// A step's syncs, through the stack or through the faulty workers.
+struct Syncs {
+    api: Api,
+    user_id: String,
+    workers: FaultyWorkers,
+}
+
+impl Syncs {
+    /// An incremental "Sync now" (`reconcile`: with the option).
+    async fn incremental(&mut self, reconcile: bool, on_workers: bool) -> Value {
+        let job = if on_workers {
+            Box::pin(self.workers.sync(&self.api, &self.user_id, reconcile)).await
+        } else {
+            incremental_sync(&self.api, reconcile.then(|| json!({"reconcile": true}))).await
+        };
+        assert_eq!(job["kind"], "incremental", "{job}");
+        if reconcile {
+            assert_eq!(job["reconcile"], true, "{job}");
+        }
+        job
+    }
+
+    async fn full_resync(&mut self, name: &str, on_workers: bool) -> Value {
+        if !on_workers {
+            return full_resync(&self.api, name).await;
+        }
+        let r = self
+            .api
+            .call(Method::DELETE, "/api/me/services/lastfm", None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "disconnect: {}", r.body);
+        connect(&self.api, name).await;
+        let job = Box::pin(self.workers.sync(&self.api, &self.user_id, false)).await;
+        assert_eq!(job["kind"], "full", "{job}");
+        job
+    }
+
+    async fn rebuild(&mut self, on_workers: bool) -> Value {
+        if on_workers {
+            Box::pin(self.workers.rebuild(&self.api, &self.user_id)).await
+        } else {
+            rebuild(&self.api, &self.user_id).await
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Incremental,
@@ -796,9 +1118,12 @@ struct Changes {
 /// back-dated 1 to 14 days (and some more than 14, which Last.fm ignores), deletions of recent
 /// and of years-old scrobbles, two plays of a track in the same second, edits that land while a
 /// sync reads; each step followed by an incremental sync, now and then a reconciliation, a full
-/// re-sync (reconnecting the account) or a rebuild from our archive. After each step every
-/// track's playcount, first and last play equal the truth and the sum equals its total (after
-/// one more sync when an edit landed under the step's sync, which may have read past it).
+/// re-sync (reconnecting the account) or a rebuild from our archive. Most syncs run on the
+/// test's faulty workers (`FaultyWorkers`: messages redelivered, handled twice at once, or killed
+/// after a random number of writes, finishing steps and job starts included), the rest on the
+/// stack's own. After each step every track's playcount, first and last play equal the truth
+/// and the sum equals its total (after one more sync when an edit landed under the step's sync,
+/// which may have read past it).
 /// `MOVING_HISTORY_SEED` replays a run; `MOVING_HISTORY_STEPS` changes the number of steps.
 #[tokio::test]
 async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
@@ -818,6 +1143,11 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
     let user = StandinUser::create(&lastfm, 3_000, 1 + rng.below(1_000)).await;
     let name = user.name.clone();
     let user_id = unique("moving3");
+    let mut syncs = Syncs {
+        api: Api::as_user(&user_id),
+        user_id: user_id.clone(),
+        workers: FaultyWorkers::new(seed).await,
+    };
     let api = Api::as_user(&user_id);
     connect(&api, &name).await;
     let started = Instant::now();
@@ -833,6 +1163,7 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
     let generated = lastfm.list_scrobbles(&name, None, None).await;
 
     let mut used = [false; 4];
+    let (mut full_on_workers, mut used_full) = (false, false);
     for step in 1..=steps {
         let t0 = Instant::now();
         let now = now_secs();
@@ -1042,19 +1373,18 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
             }
         );
 
+        // Most syncs run on the test's faulty workers, the others on the stack's own; the
+        // first full re-sync always on the faulty ones.
+        let on_workers =
+            rng.chance(60) || (kind == Kind::FullResync && !full_on_workers && !used_full);
+        full_on_workers |= on_workers && kind == Kind::FullResync;
+        used_full |= kind == Kind::FullResync;
         let mut from = recent_requests(&lastfm, &name).await;
         let job = match kind {
-            Kind::Incremental => incremental_sync(&api, None).await,
-            Kind::Rebuild if ch.old_deleted => {
-                incremental_sync(&api, Some(json!({"reconcile": true}))).await
-            }
-            Kind::Rebuild => incremental_sync(&api, None).await,
-            Kind::Reconcile => {
-                let job = incremental_sync(&api, Some(json!({"reconcile": true}))).await;
-                assert_eq!(job["reconcile"], true, "{job}");
-                job
-            }
-            Kind::FullResync => full_resync(&api, &name).await,
+            Kind::Incremental => syncs.incremental(false, on_workers).await,
+            Kind::Rebuild => syncs.incremental(ch.old_deleted, on_workers).await,
+            Kind::Reconcile => syncs.incremental(true, on_workers).await,
+            Kind::FullResync => syncs.full_resync(&name, on_workers).await,
         };
         let mut jobs = vec![job];
         // An edit that landed under the sync may have been read past: one more sync settles it
@@ -1087,7 +1417,8 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
                 );
             }
             from = to;
-            jobs.push(incremental_sync(&api, None).await);
+            let on_workers = rng.chance(60);
+            jobs.push(syncs.incremental(false, on_workers).await);
         }
         if let Some(id) = edit_id {
             let edits = lastfm.edits(&name).await;
@@ -1123,7 +1454,7 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
             assert_exact(&api, &lastfm, &name, &context).await;
         }
         if kind == Kind::Rebuild {
-            rebuild(&api, &user_id).await;
+            syncs.rebuild(on_workers).await;
             assert_exact_after_sweep(&api, &lastfm, &name, &format!("{context}, rebuilt")).await;
         }
         eprintln!("step {step}: exact after {:.0?}", t0.elapsed());
@@ -1132,6 +1463,17 @@ async fn a_seeded_random_history_stays_exact_through_twenty_steps() {
         used.iter().all(|u| *u),
         "every kind of sync ran: {used:?} (seed {seed})"
     );
+    let faults = &syncs.workers.faults;
+    eprintln!("the faulty workers: {faults:?}");
+    assert!(full_on_workers, "no full sync ran on the faulty workers");
+    assert!(
+        faults.redelivered > 0
+            && faults.concurrent > 0
+            && faults.killed_finishing > 0
+            && faults.killed > faults.killed_finishing,
+        "every kind of fault happened: {faults:?} (seed {seed})"
+    );
+    syncs.workers.h.cleanup().await;
     erase_account(&api).await;
 }
 

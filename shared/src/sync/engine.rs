@@ -269,13 +269,13 @@ impl<G: RateGate> Engine<G> {
             .collect();
         self.enqueue(&job, &queued).await?;
         for (page, read) in first.scrobbles {
-            self.apply_scrobbles(&job, page, read).await?;
+            self.apply_scrobbles(&job, page, read, None).await?;
         }
         if let Some(artists) = first.artists.filter(|_| job.plan.artist_pages > 0) {
-            self.apply_artists(&job, 1, artists).await?;
+            self.apply_artists(&job, 1, artists, None).await?;
         }
         if let Some(loved) = first.loved.filter(|_| job.plan.loved_pages > 0) {
-            self.apply_loved(&job, 1, loved).await?;
+            self.apply_loved(&job, 1, loved, None).await?;
         }
         // Re-read: the inline units may have finished the job already, or there was nothing.
         match self.store.get_job(user_id, job_id).await? {
@@ -445,14 +445,14 @@ impl<G: RateGate> Engine<G> {
                         }
                     },
                 };
-                self.apply_scrobbles(&job, page, read).await
+                self.apply_scrobbles(&job, page, read, Some(unit)).await
             }
             Unit::Artists(page) => match self.lastfm.top_artists(&user, page).await {
-                Ok(fetched) => self.apply_artists(&job, page, fetched).await,
+                Ok(fetched) => self.apply_artists(&job, page, fetched, Some(unit)).await,
                 Err(e) => self.fetch_failed(&job, Some(unit), e, receive_count).await,
             },
             Unit::Loved(page) => match self.lastfm.loved_tracks(&user, page).await {
-                Ok(fetched) => self.apply_loved(&job, page, fetched).await,
+                Ok(fetched) => self.apply_loved(&job, page, fetched, Some(unit)).await,
                 Err(e) => self.fetch_failed(&job, Some(unit), e, receive_count).await,
             },
             Unit::Spotify(index) => self.run_spotify(&job, index, receive_count).await,
@@ -466,29 +466,39 @@ impl<G: RateGate> Engine<G> {
     /// the user's tracks in the finishing step, which folds every page of the job at once:
     /// a heavy history holds ~4 scrobbles per distinct track, so one write per track instead
     /// of one per page it appears on, and no two pages racing for the same hot track.
-    async fn apply_scrobbles(&self, job: &Job, page: u32, read: PageRead) -> Result<(), SyncError> {
+    async fn apply_scrobbles(
+        &self,
+        job: &Job,
+        page: u32,
+        read: PageRead,
+        by: Option<Unit>,
+    ) -> Result<(), SyncError> {
         let recorded = self
             .store
             .record_ledger_page(&job.user_id, &job.job_id, page, read)
             .await?;
-        self.count_unit(job, Unit::Scrobbles(page), recorded.rows.len() as u64)
+        self.count_unit(job, Unit::Scrobbles(page), recorded.rows.len() as u64, by)
             .await
     }
 
     /// Counts a unit on the job. Only the finishing step adds tracks to the generation, and it
-    /// counts itself (`finalize`), so a unit counted here adds none.
+    /// counts itself (`finalize`), so a unit counted here adds none. `by`: the message doing
+    /// the work (None: the job's start, which applies first pages itself), which claims the
+    /// finishing step if this completes the scrobbles; a redelivery of the same message then
+    /// takes its own claim back at once.
     pub(super) async fn count_unit(
         &self,
         job: &Job,
         unit: Unit,
         scrobbles: u64,
+        by: Option<Unit>,
     ) -> Result<(), SyncError> {
         let counted = self
             .store
             .mark_page_done(job, unit.id(), scrobbles, 0, now_secs())
             .await?;
         match counted {
-            Some(updated) => self.settle(updated, Some(unit)).await,
+            Some(updated) => self.settle(updated, by).await,
             None => Ok(()),
         }
     }
@@ -500,6 +510,7 @@ impl<G: RateGate> Engine<G> {
         job: &Job,
         page: u32,
         fetched: TopArtistsPage,
+        by: Option<Unit>,
     ) -> Result<(), SyncError> {
         // Two Last.fm spellings of one artist (by our folding) share a row: plays add up,
         // the better rank stays.
@@ -542,7 +553,7 @@ impl<G: RateGate> Engine<G> {
             .buffer_unordered(TRANSACTION_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
-        self.count_unit(job, Unit::Artists(page), 0).await
+        self.count_unit(job, Unit::Artists(page), 0, by).await
     }
 
     /// Writes a slice of artist rows in one transaction; when another writer moved one of
@@ -594,6 +605,7 @@ impl<G: RateGate> Engine<G> {
         job: &Job,
         page: u32,
         fetched: LovedTracksPage,
+        by: Option<Unit>,
     ) -> Result<(), SyncError> {
         let entries: Vec<LovedEntry> = fetched
             .tracks
@@ -622,7 +634,7 @@ impl<G: RateGate> Engine<G> {
             .buffer_unordered(WRITE_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
-        self.count_unit(job, Unit::Loved(page), 0).await
+        self.count_unit(job, Unit::Loved(page), 0, by).await
     }
 
     /// Applies one unit of work's deltas (a full sync's or rebuild's whole job, or the
@@ -784,6 +796,15 @@ impl<G: RateGate> Engine<G> {
                 .await?
             {
                 info!(job_id = %job.job_id, claimer, "finishing step is claimed by another unit");
+                if by == Some(Unit::Finalize) {
+                    // The holder may have died mid-step, and its own message may not come back
+                    // for a long time (the queue's visibility timeout): come back when its
+                    // lease has run out, so the step always has a message that will run it.
+                    let again = unit_message(&job, Unit::Finalize);
+                    self.queues
+                        .send_work_delayed(&again, FINALIZE_LEASE_SECS as i32 + 5)
+                        .await?;
+                }
                 return Ok(());
             }
             job = self.finalize(job).await?;

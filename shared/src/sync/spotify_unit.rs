@@ -251,7 +251,7 @@ impl<G: RateGate> Engine<G> {
             .replace_list(user, list_kind, range, &list, &previous)
             .await?;
         info!(job_id = %job.job_id, kind, range, items = list.len(), removed = gone.len(), "Spotify list stored");
-        self.count_unit(job, unit, 0).await
+        self.count_unit(job, unit, 0, Some(unit)).await
     }
 
     /// Settles a unit as failed, with a message for the user.
