@@ -72,11 +72,12 @@ logs:
 
 lint-template: deps sam-cli
 	@$(CFN_LINT) template.yaml && echo "cfn-lint: template.yaml OK"
-	@$(SAM) validate --lint --template template.yaml
+	@AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_RUN) validate --lint --template template.yaml
 
 # The AWS SAM CLI, in its own virtualenv (it pins versions of its own).
 SAM_VENV := .local/sam-venv
 SAM := $(SAM_VENV)/bin/sam
+SAM_RUN := SAM_CLI_TELEMETRY=0 PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM)
 sam-cli:
 	@if [ ! -x $(SAM) ]; then \
 	  echo "[sam] installing aws-sam-cli into $(SAM_VENV)" >&2; \
@@ -87,7 +88,7 @@ sam-cli:
 # Three aarch64 Lambda bootstraps, built the way `sam build` builds them for AWS.
 package: sam-cli
 	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
-	@start=$$(date +%s); PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM) build --beta-features --template template.yaml; \
+	@start=$$(date +%s); $(SAM_RUN) build --beta-features --template template.yaml; \
 	  echo "[package] sam build took $$(( $$(date +%s) - start )) s"
 	@for f in .aws-sam/build/*/bootstrap; do \
 	  printf '%-55s %s, %s bytes\n' "$$f" "$$(file -b $$f | cut -d, -f1-2)" "$$(stat -c %s $$f)"; \
@@ -96,8 +97,8 @@ package: sam-cli
 # Deploys to AWS with your credentials: `sam deploy --guided` asks for every parameter the
 # first time (README.md, "Deploy to AWS") and keeps the answers in samconfig.toml.
 deploy: package
-	@if [ -f samconfig.toml ]; then PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM) deploy; \
-	else PATH="$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM) deploy --guided --capabilities CAPABILITY_IAM; fi
+	@if [ -f samconfig.toml ]; then $(SAM_RUN) deploy; \
+	else $(SAM_RUN) deploy --guided --capabilities CAPABILITY_IAM; fi
 
 # Tests deploy the debug build (the same code; saves a second full compile) with a short Last.fm
 # timeout so injected stalls cost seconds, not minutes.
