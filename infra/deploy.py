@@ -378,6 +378,10 @@ def main() -> int:
         "START_QUEUE_URL": outputs.get("StartQueueUrl", ""),
         "USER_POOL_ID": outputs.get("UserPoolId", ""),
         "USER_POOL_CLIENT_ID": outputs.get("UserPoolClientId", ""),
+        # The key the emulator's Cognito signs this pool's access tokens with (made when its
+        # JWKS is first read); tests mint tokens for users they name with it.
+        "COGNITO_KEY_FILE": str(LOCAL / "ministack-state" / "cognito-pool-keys"
+                                / f"{outputs.get('UserPoolId', '')}-access.pem"),
         "LASTFM_API_URL": lastfm_url,
         "LASTFM_ADMIN_URL": os.environ.get("LASTFM_ADMIN_URL", "http://127.0.0.1:5056"),
         "LASTFM_API_KEY": os.environ.get("LASTFM_API_KEY", SECRETS["LastfmApiKeyParameter"][1]),

@@ -6,8 +6,8 @@ behind the Cognito JWT authorizer, and nothing else is routed. Then, against the
 (`make up`), every per-user route answers 401 from the gateway itself, before the function runs,
 for no token and for tokens that are expired, from another issuer, for another audience, or
 signed with another key; and a token with the right claims, signed by the stack's Cognito key,
-gets through. The emulator's Cognito persists its signing key in .local/ministack-state, which
-is how this test signs tokens with the real key.
+gets through. The emulator's Cognito keeps the pool's signing keys in .local/ministack-state
+(COGNITO_KEY_FILE), which is how this test signs tokens with the real key.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def stack():
         jwks = json.load(res)
     from cryptography.hazmat.primitives import serialization
 
-    pem = (ROOT / ".local/ministack-state/cognito-rsa-key.pem").read_bytes()
+    # The pool's access-token key (the emulator made it when the JWKS above was first read).
+    pem = Path(env["COGNITO_KEY_FILE"]).read_bytes()
     key = serialization.load_pem_private_key(pem, password=None)
     public = key.public_key().public_numbers()
     kid = next(k["kid"] for k in jwks["keys"] if int.from_bytes(

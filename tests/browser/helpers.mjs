@@ -122,6 +122,7 @@ export async function localCredentials(userId) {
   return { email, password };
 }
 
+/** A token for the local user named `userId` (the one signInFromPage signs in as). */
 export async function apiToken(userId) {
   return localSignin([userId]);
 }

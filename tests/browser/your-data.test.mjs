@@ -3,7 +3,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { pageBase, launch, newPage, uid, apiToken, apiCall, signInFromPage } from "./helpers.mjs";
+import { pageBase, launch, newPage, uid, apiToken, apiCall, signInFromPage, localCredentials } from "./helpers.mjs";
 
 describe("Your data", () => {
   let base, browser;
@@ -35,7 +35,7 @@ describe("Your data", () => {
     ]);
     assert.match(download.suggestedFilename(), /^karaoke-sync-my-data-\d{4}-\d\d-\d\d\.json$/);
     const file = JSON.parse(fs.readFileSync(await download.path(), "utf8"));
-    assert.equal(file.user_id, userId);
+    assert.equal(file.user_id, (await localCredentials(userId)).email, "the export names the signed-in account");
     const prefs = file.items.find((i) => i.entity === "preferences");
     assert.deepEqual(prefs.genres, ["Soul"]);
     assert.ok(file.items.some((i) => i.entity === "artist" && i.name === "Download Test Artist"));

@@ -91,7 +91,7 @@ pub struct Api {
 #[derive(Clone)]
 enum Auth {
     Anonymous,
-    /// Signed in through the local Cognito on first use (see `token_for`).
+    /// A user of the local pool with this `sub` (see `token_for`).
     User(String),
     Token(String),
 }
@@ -101,35 +101,26 @@ pub struct Reply {
     pub body: Value,
 }
 
-/// An access token for `user_id` from the local stack's Cognito (the user is created with that
-/// id as its `sub`), reused for 50 minutes of its hour.
+/// An access token for `user_id` (its `sub`) as the local stack's Cognito issues them, signed
+/// with the emulator's Cognito key (see `karaoke_local_auth::TokenMinter`): the gateway's JWT
+/// authorizer checks it like any other.
 pub async fn token_for(user_id: &str) -> String {
-    type Tokens = std::collections::HashMap<String, (String, Instant)>;
-    static TOKENS: std::sync::Mutex<Option<Tokens>> = std::sync::Mutex::new(None);
-    if let Some((token, at)) = TOKENS.lock().unwrap().as_ref().and_then(|t| t.get(user_id)) {
-        if at.elapsed() < Duration::from_secs(50 * 60) {
-            return token.clone();
-        }
-    }
-    let issuer = karaoke_local_auth::LocalIssuer::new(
-        var("USER_POOL_ID"),
-        var("USER_POOL_CLIENT_ID"),
-        var("AWS_ENDPOINT_URL"),
-        var("PUBLIC_BASE_URL"),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("local sign-in of {user_id}: {e}"));
-    let token = issuer
-        .sign_in(user_id)
-        .await
-        .unwrap_or_else(|e| panic!("local sign-in of {user_id}: {e}"))
-        .access_token;
-    TOKENS
-        .lock()
-        .unwrap()
-        .get_or_insert_with(Default::default)
-        .insert(user_id.to_string(), (token.clone(), Instant::now()));
-    token
+    static MINTER: tokio::sync::OnceCell<karaoke_local_auth::TokenMinter> =
+        tokio::sync::OnceCell::const_new();
+    let minter = MINTER
+        .get_or_init(|| async {
+            karaoke_local_auth::TokenMinter::new(
+                &var("COGNITO_KEY_FILE"),
+                &var("USER_POOL_ID"),
+                var("USER_POOL_CLIENT_ID"),
+                &var("AWS_REGION"),
+                &var("AWS_ENDPOINT_URL"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("local tokens: {e}"))
+        })
+        .await;
+    minter.access_token(user_id, karaoke_shared::clock::now_secs(), 3600)
 }
 
 impl Api {
@@ -141,7 +132,7 @@ impl Api {
         }
     }
 
-    /// `user_id` signed in through the local Cognito (on the first call).
+    /// The user whose Cognito `sub` is `user_id`.
     pub fn as_user(user_id: &str) -> Self {
         Self {
             auth: Auth::User(user_id.to_string()),

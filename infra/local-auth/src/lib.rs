@@ -4,7 +4,10 @@
 //! are RS256, signed by the emulated Cognito, and the gateway checks them with the template's
 //! JWT authorizer. Local only: nothing here is part of a deployed function.
 //!
-//! A local user's Cognito `sub` is the user id the caller chose, so tests can name their users.
+//! Cognito assigns each user's `sub` (the id every stored item is keyed by), as in AWS. Tests
+//! that need to name their users get tokens from [`TokenMinter`] instead: an access token with
+//! the claims the pool issues, for a `sub` of their choosing, signed with the emulator's own
+//! Cognito key, so the gateway's authorizer checks it exactly as it checks a hosted sign-in's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,6 +36,8 @@ pub enum SignInError {
     },
     #[error("the hosted sign-in at {url} did not answer as expected: {reason}")]
     HostedSignIn { url: String, reason: String },
+    #[error("the local Cognito key {path} could not be used: {reason}")]
+    Key { path: String, reason: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,8 +150,8 @@ impl LocalIssuer {
         })
     }
 
-    /// Creates the user (Cognito `sub` = `user_id`) with [`LOCAL_PASSWORD`] unless this
-    /// process did already; answers the email to sign in with.
+    /// Creates the user named `user_id` (email [`email_for`]) with [`LOCAL_PASSWORD`] unless
+    /// this process did already; answers the email to sign in with.
     pub async fn ensure_user(&self, user_id: &str) -> Result<String, SignInError> {
         if !valid_user_id(user_id) {
             return Err(SignInError::UserId(user_id.to_string()));
@@ -169,7 +174,6 @@ impl LocalIssuer {
             .username(&email)
             .user_attributes(attr("email", &email))
             .user_attributes(attr("email_verified", "true"))
-            .user_attributes(attr("sub", user_id))
             .message_action(MessageActionType::Suppress)
             .send()
             .await;
@@ -296,5 +300,105 @@ mod tests {
             challenge,
             URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
         );
+    }
+}
+
+/// Mints access tokens as the local user pool issues them, for any `sub`.
+pub struct TokenMinter {
+    key: rsa::pkcs1v15::SigningKey<Sha256>,
+    kid: String,
+    issuer: String,
+    client_id: String,
+}
+
+impl TokenMinter {
+    /// From `.local/stack.env`'s variables: COGNITO_KEY_FILE (the emulator's signing key),
+    /// USER_POOL_ID, USER_POOL_CLIENT_ID, AWS_REGION and AWS_ENDPOINT_URL (for the pool's JWKS).
+    pub async fn from_env() -> Result<Self, SignInError> {
+        Self::new(
+            &env("COGNITO_KEY_FILE")?,
+            &env("USER_POOL_ID")?,
+            env("USER_POOL_CLIENT_ID")?,
+            &env("AWS_REGION")?,
+            &env("AWS_ENDPOINT_URL")?,
+        )
+        .await
+    }
+
+    pub async fn new(
+        key_file: &str,
+        pool_id: &str,
+        client_id: String,
+        region: &str,
+        endpoint: &str,
+    ) -> Result<Self, SignInError> {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+
+        let key_error = |reason: String| SignInError::Key {
+            path: key_file.to_string(),
+            reason,
+        };
+        // The pool's JWKS first: the emulator makes the pool's keys when it is first read. The
+        // key's id is the one it publishes (matched by modulus).
+        let url = format!(
+            "{}/{pool_id}/.well-known/jwks.json",
+            endpoint.trim_end_matches('/')
+        );
+        let fail = |reason: String| SignInError::HostedSignIn {
+            url: url.clone(),
+            reason,
+        };
+        let jwks: serde_json::Value = reqwest::get(&url)
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let pem = std::fs::read_to_string(key_file).map_err(|e| key_error(e.to_string()))?;
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| key_error(e.to_string()))?;
+        let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+        let kid = jwks["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|k| k["n"].as_str() == Some(n.as_str()))
+            .and_then(|k| k["kid"].as_str())
+            .ok_or_else(|| key_error(format!("not among the keys {url} publishes")))?
+            .to_string();
+        Ok(Self {
+            key: rsa::pkcs1v15::SigningKey::new(key),
+            kid,
+            issuer: format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+            client_id,
+        })
+    }
+
+    /// An access token for `sub`, valid from `now` for `ttl_secs`, with the claims Cognito puts
+    /// in one.
+    pub fn access_token(&self, sub: &str, now: i64, ttl_secs: i64) -> String {
+        use rsa::signature::{SignatureEncoding, Signer};
+
+        let header = serde_json::json!({"kid": self.kid, "alg": "RS256"});
+        let claims = serde_json::json!({
+            "sub": sub,
+            "iss": self.issuer,
+            "client_id": self.client_id,
+            "origin_jti": uuid::Uuid::new_v4().to_string(),
+            "token_use": "access",
+            "scope": "openid email",
+            "auth_time": now,
+            "iat": now,
+            "exp": now + ttl_secs,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "username": sub,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self.key.sign(input.as_bytes()).to_bytes();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 }
