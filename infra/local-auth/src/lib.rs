@@ -273,36 +273,6 @@ impl LocalIssuer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_valid_for_every_user_id() {
-        assert_eq!(email_for("alice"), "alice@karaoke.test");
-        assert_eq!(email_for("Fe-out-x:1@y"), "fe-out-x-1.y@karaoke.test");
-    }
-
-    #[test]
-    fn the_code_is_read_from_the_redirect() {
-        assert_eq!(
-            code_from("http://x/page/?code=abc-123&state=s").as_deref(),
-            Some("abc-123")
-        );
-        assert_eq!(code_from("http://x/page/?state=s&error=denied"), None);
-    }
-
-    #[test]
-    fn the_challenge_is_the_verifiers_s256() {
-        let (verifier, challenge) = pkce();
-        assert!(verifier.len() >= 43);
-        assert_eq!(
-            challenge,
-            URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-        );
-    }
-}
-
 /// Mints access tokens as the local user pool issues them, for any `sub`.
 pub struct TokenMinter {
     key: rsa::pkcs1v15::SigningKey<Sha256>,
@@ -400,5 +370,35 @@ impl TokenMinter {
         );
         let signature = self.key.sign(input.as_bytes()).to_bytes();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_valid_for_every_user_id() {
+        assert_eq!(email_for("alice"), "alice@karaoke.test");
+        assert_eq!(email_for("Fe-out-x:1@y"), "fe-out-x-1.y@karaoke.test");
+    }
+
+    #[test]
+    fn the_code_is_read_from_the_redirect() {
+        assert_eq!(
+            code_from("http://x/page/?code=abc-123&state=s").as_deref(),
+            Some("abc-123")
+        );
+        assert_eq!(code_from("http://x/page/?state=s&error=denied"), None);
+    }
+
+    #[test]
+    fn the_challenge_is_the_verifiers_s256() {
+        let (verifier, challenge) = pkce();
+        assert!(verifier.len() >= 43);
+        assert_eq!(
+            challenge,
+            URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+        );
     }
 }
