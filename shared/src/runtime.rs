@@ -24,6 +24,9 @@ pub enum StartupError {
     Secrets(#[from] crate::secrets::SecretsError),
 }
 
+/// The longest an API request waits for a Last.fm slot (its function times out after 15 s).
+pub const API_GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct Context {
     pub config: AppConfig,
     pub store: Store,
@@ -54,6 +57,14 @@ impl Context {
     /// A Last.fm client that shares the rate budget with every other function.
     pub fn lastfm(&self) -> Result<LastfmClient<DynamoRateGate>, LastfmError> {
         let gate = DynamoRateGate::new(self.store.clone(), self.config.lastfm.rate_limit);
+        LastfmClient::new(self.config.lastfm.clone(), gate)
+    }
+
+    /// As [`Context::lastfm`], for a request someone is waiting on: when the shared budget is
+    /// booked further ahead than `API_GATE_WAIT`, it answers `LastfmError::Busy` at once.
+    pub fn lastfm_for_requests(&self) -> Result<LastfmClient<DynamoRateGate>, LastfmError> {
+        let gate = DynamoRateGate::new(self.store.clone(), self.config.lastfm.rate_limit)
+            .giving_up_after(API_GATE_WAIT);
         LastfmClient::new(self.config.lastfm.clone(), gate)
     }
 

@@ -90,6 +90,8 @@ pub struct Reply {
     pub body: Value,
     /// Set for redirects (the Spotify sign-in callback sends the browser back to the page).
     pub location: Option<String>,
+    /// `Retry-After` seconds, for a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -102,6 +104,7 @@ impl Reply {
             status,
             body,
             location: None,
+            retry_after: None,
         }
     }
 
@@ -110,6 +113,7 @@ impl Reply {
             status: StatusCode::FOUND,
             body: Value::Null,
             location: Some(location),
+            retry_after: None,
         }
     }
 }
@@ -138,7 +142,10 @@ impl App {
                 if e.status().is_server_error() {
                     error!(%method, path, error = ?e, "request failed");
                 }
-                Reply::with(e.status(), e.body())
+                Reply {
+                    retry_after: e.retry_after_secs(),
+                    ..Reply::with(e.status(), e.body())
+                }
             }
         };
         info!(%method, path, status = reply.status.as_u16(), "request");
@@ -216,10 +223,14 @@ fn json_response(reply: Reply) -> Response<Body> {
             .body(Body::Empty)
             .expect("redirect headers are valid");
     }
-    Response::builder()
+    let mut response = Response::builder()
         .status(reply.status)
         .header("content-type", "application/json")
-        .header("cache-control", "no-store")
+        .header("cache-control", "no-store");
+    if let Some(secs) = reply.retry_after {
+        response = response.header("retry-after", secs.to_string());
+    }
+    response
         .body(Body::Text(reply.body.to_string()))
         .expect("static headers are valid")
 }

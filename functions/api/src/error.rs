@@ -35,6 +35,12 @@ pub enum ApiError {
     Upstream(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Over a per-user limit, or Last.fm's shared budget is booked: try again after this long.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -59,6 +65,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,7 +82,18 @@ impl ApiError {
             ApiError::TooLarge(_) => "body_too_large",
             ApiError::Upstream(_) => "upstream_error",
             ApiError::Unavailable(_) => "upstream_unavailable",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// Seconds for the `Retry-After` header, when the error has one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 

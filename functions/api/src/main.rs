@@ -8,7 +8,7 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     karaoke_shared::telemetry::init();
     let ctx = Context::from_env().await?;
-    let lastfm = ctx.lastfm()?;
+    let lastfm = ctx.lastfm_for_requests()?;
     let spotify = ctx.spotify();
     let app = Arc::new(App {
         ctx,

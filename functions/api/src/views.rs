@@ -222,6 +222,8 @@ mod tests {
             updated_at: 0,
             finished_at: None,
             errors: vec![],
+            scheduled: false,
+            units_sent: 0,
         };
         let fresh = job(&j, 10);
         assert_eq!(fresh["status"], "running");

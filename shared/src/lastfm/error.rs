@@ -15,6 +15,9 @@ pub enum LastfmError {
     Malformed { detail: String },
     #[error("rate limiter unavailable: {0}")]
     Gate(String),
+    /// The shared rate gate is booked further ahead than this caller may wait.
+    #[error("Last.fm's request budget is booked; retry after {retry_after:?}")]
+    Busy { retry_after: std::time::Duration },
 }
 
 /// What a failure means for the sync.
@@ -42,7 +45,8 @@ impl LastfmError {
             LastfmError::Timeout(_)
             | LastfmError::Transport(_)
             | LastfmError::Malformed { .. }
-            | LastfmError::Gate(_) => Disposition::Transient,
+            | LastfmError::Gate(_)
+            | LastfmError::Busy { .. } => Disposition::Transient,
         }
     }
 

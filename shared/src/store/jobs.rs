@@ -53,6 +53,9 @@ fn to_item(job: &Job) -> Item {
     if job.reconcile {
         item.insert("reconcile".into(), AttributeValue::Bool(true));
     }
+    if job.scheduled {
+        item.insert("scheduled".into(), AttributeValue::Bool(true));
+    }
     if let Some(from) = job.window.from {
         item.insert("window_from".into(), attr::n(from));
     }
@@ -107,6 +110,8 @@ fn from_item(user_id: &str, item: &Item) -> Result<Job, StoreError> {
         updated_at: attr::get_n(item, "updated_at")?,
         finished_at: attr::get_n_opt(item, "finished_at")?,
         errors: attr::get_string_list(item, "errors")?,
+        scheduled: attr::get_bool_opt(item, "scheduled")?.unwrap_or(false),
+        units_sent: attr::get_n_opt(item, "units_sent")?.unwrap_or(0),
     })
 }
 
@@ -383,6 +388,23 @@ impl Store {
         match result {
             Ok(job) => Ok(Some(job)),
             Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records that the job's units up to `sent` (of its queue order) have been sent. Only
+    /// moves forward: of two workers topping the job up at once, the further one stands.
+    pub async fn record_units_sent(&self, job: &Job, sent: u32) -> Result<(), StoreError> {
+        let result = self
+            .update_job(
+                job,
+                "SET units_sent = :sent",
+                "(attribute_not_exists(units_sent) OR units_sent < :sent) AND #status = :running",
+                vec![(":sent", attr::n(sent)), (":running", attr::s("running"))],
+            )
+            .await;
+        match result {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -133,6 +133,11 @@ pub fn catalog_id_gsi_pk(id: &str) -> String {
     format!("CATALOGID#{id}")
 }
 
+/// A per-user limit's counter (`LIMIT#<what>`), in the user's partition.
+pub fn limit_sk(what: &str) -> String {
+    format!("LIMIT#{what}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod lastfm_lists;
 pub mod ledger;
 pub mod library;
+pub mod limits;
 pub mod opset;
 pub mod rate_gate;
 pub mod spotify;

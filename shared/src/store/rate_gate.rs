@@ -19,8 +19,26 @@ use crate::lastfm::{LastfmError, RateGate};
 pub struct DynamoRateGate {
     store: Store,
     interval_ms: i64,
+    /// How far ahead of now slots may be booked. Nobody can push everyone else's requests far
+    /// into the future: a caller finding the gate booked that far waits before booking.
+    horizon_ms: i64,
+    /// Callers that would wait longer than this give up (the API, which must answer within
+    /// its timeout) instead of waiting; None: wait (the workers).
+    give_up_after: Option<Duration>,
     /// Whether this worker's last reservation found the gate idle (see [`Self::reserve`]).
     idle_last: std::sync::atomic::AtomicBool,
+}
+
+/// How far ahead the gate books by default: a few seconds of requests at any rate.
+pub const HORIZON: Duration = Duration::from_secs(5);
+
+/// What a reservation got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The request's slot (ms since the epoch).
+    Slot(i64),
+    /// The gate is booked to its horizon; it has room again at this time.
+    Full { room_at: i64 },
 }
 
 fn now_ms() -> i64 {
@@ -35,8 +53,35 @@ impl DynamoRateGate {
         Self {
             store,
             interval_ms: (1000.0 / requests_per_second).ceil() as i64,
+            horizon_ms: HORIZON.as_millis() as i64,
+            give_up_after: None,
             idle_last: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A gate whose callers give up (`LastfmError::Busy`) rather than wait longer than `wait`.
+    pub fn giving_up_after(mut self, wait: Duration) -> Self {
+        self.give_up_after = Some(wait);
+        self
+    }
+
+    /// Where the gate's next free slot is (None: never used).
+    async fn next_free(&self) -> Result<Option<i64>, StoreError> {
+        self.store.metrics.read();
+        let out = self
+            .store
+            .db
+            .get_item()
+            .table_name(&self.store.table)
+            .key("pk", attr::s(keys::RATE_PK))
+            .key("sk", attr::s(keys::RATE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        out.item
+            .map(|item| attr::get_n(&item, "next_ms"))
+            .transpose()
     }
 
     fn update(
@@ -52,18 +97,21 @@ impl DynamoRateGate {
 
     /// Takes the slot at `next_ms` and moves `next_ms` one interval on. With `busy_at`, only
     /// while the gate is busy at that time (`next_ms` not before it); None when it was idle.
-    async fn advance(&self, busy_at: Option<i64>) -> Result<Option<i64>, StoreError> {
+    /// Never past `limit`: a gate booked up to it refuses (None).
+    async fn advance(&self, busy_at: Option<i64>, limit: i64) -> Result<Option<i64>, StoreError> {
         self.store.metrics.write();
         let mut request = self
             .update()
             .update_expression("ADD next_ms :interval")
             .expression_attribute_values(":interval", attr::n(self.interval_ms))
+            .expression_attribute_values(":limit", attr::n(limit))
             .return_values(ReturnValue::UpdatedNew);
-        if let Some(now) = busy_at {
-            request = request
-                .condition_expression("next_ms >= :now")
-                .expression_attribute_values(":now", attr::n(now));
-        }
+        request = match busy_at {
+            Some(now) => request
+                .condition_expression("next_ms >= :now AND next_ms < :limit")
+                .expression_attribute_values(":now", attr::n(now)),
+            None => request.condition_expression("next_ms < :limit"),
+        };
         match request.send().await.map_err(StoreError::from_sdk) {
             Ok(out) => {
                 let item = out.attributes.ok_or_else(|| {
@@ -97,46 +145,72 @@ impl DynamoRateGate {
         }
     }
 
-    /// Reserves the next free slot for one request; returns its time (ms since the epoch).
+    /// Reserves the next free slot for one request, unless the gate is booked to its horizon.
     /// No two reservations get the same slot, and slots are at least 1/rate apart.
     ///
-    /// At most three writes, usually one: the gate is tried in the state this worker last
-    /// found it in (busy under load, idle when requests are sparse). Once a condition has
-    /// shown the gate busy, the slot is taken without one: re-checking against a fresh clock
-    /// would let workers bounce between "idle" and "busy" while the store's latency exceeds
-    /// the interval. Such a slot can lie in the past by the latency of those writes, which
-    /// the Last.fm limit (averaged, with a one-second bucket on the stand-in) absorbs.
-    pub async fn reserve(&self) -> Result<i64, StoreError> {
+    /// Usually one write: the gate is tried in the state this worker last found it in (busy
+    /// under load, idle when requests are sparse). Once a condition has shown the gate busy,
+    /// the slot is taken without checking it against a fresh clock: re-checking would let
+    /// workers bounce between "idle" and "busy" while the store's latency exceeds the
+    /// interval. Such a slot can lie in the past by the latency of those writes, which the
+    /// Last.fm limit (averaged, with a one-second bucket on the stand-in) absorbs.
+    pub async fn reserve(&self) -> Result<Reservation, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let now = now_ms();
+        let limit = now + self.horizon_ms;
         if !self.idle_last.load(Relaxed) {
-            if let Some(slot) = self.advance(Some(now)).await? {
-                return Ok(slot);
+            if let Some(slot) = self.advance(Some(now), limit).await? {
+                return Ok(Reservation::Slot(slot));
             }
         }
         // Idle gate: take the slot at `now`, unless another worker restarted it first.
         if self.move_to(now + self.interval_ms, now).await? {
             self.idle_last.store(true, Relaxed);
-            return Ok(now);
+            return Ok(Reservation::Slot(now));
         }
         self.idle_last.store(false, Relaxed);
-        self.advance(None)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("unconditional rate gate update refused".into()))
+        if let Some(slot) = self.advance(None, limit).await? {
+            return Ok(Reservation::Slot(slot));
+        }
+        let next = self.next_free().await?.unwrap_or(now);
+        Ok(Reservation::Full {
+            room_at: room_at(next, self.horizon_ms, now),
+        })
     }
+}
+
+/// When a gate whose next free slot is `next` has room within `horizon_ms` again.
+fn room_at(next: i64, horizon_ms: i64, now: i64) -> i64 {
+    (next - horizon_ms).max(now) + 1
 }
 
 impl RateGate for DynamoRateGate {
     async fn acquire(&self) -> Result<(), LastfmError> {
-        let slot = self
-            .reserve()
-            .await
-            .map_err(|e| LastfmError::Gate(e.to_string()))?;
-        let wait = slot - now_ms();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        let started = now_ms();
+        loop {
+            let reservation = self
+                .reserve()
+                .await
+                .map_err(|e| LastfmError::Gate(e.to_string()))?;
+            let now = now_ms();
+            let at = match reservation {
+                Reservation::Slot(slot) => slot,
+                Reservation::Full { room_at } => room_at,
+            };
+            if let Some(limit) = self.give_up_after {
+                if at - started > limit.as_millis() as i64 {
+                    return Err(LastfmError::Busy {
+                        retry_after: Duration::from_millis((at - now).max(1000) as u64),
+                    });
+                }
+            }
+            if at > now {
+                tokio::time::sleep(Duration::from_millis((at - now) as u64)).await;
+            }
+            if matches!(reservation, Reservation::Slot(_)) {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Pushes the next free slot to `now + pause` unless it is already later. One write: a
@@ -186,6 +260,12 @@ impl RateGate for LocalRateGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_gate_has_room_once_its_bookings_are_within_the_horizon() {
+        assert_eq!(room_at(20_000, 5_000, 10_000), 15_001);
+        assert_eq!(room_at(12_000, 5_000, 10_000), 10_001, "never in the past");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn local_gate_spaces_requests_at_the_rate() {

@@ -104,6 +104,18 @@ pub async fn request_sync(
     request_sync_with(store, queues, user_id, now_millis, delay_secs, false).await
 }
 
+/// A sync the schedule starts: its units wait behind those of syncs people asked for (see
+/// `Job::in_flight_cap`).
+pub async fn request_scheduled_sync(
+    store: &Store,
+    queues: &Queues,
+    user_id: &str,
+    now_millis: i64,
+    delay_secs: i32,
+) -> Result<SyncRequest, SyncError> {
+    request(store, queues, user_id, now_millis, delay_secs, false, true).await
+}
+
 /// `reconcile`: also compare every past window with Last.fm (see sync::finalize).
 pub async fn request_sync_with(
     store: &Store,
@@ -112,6 +124,21 @@ pub async fn request_sync_with(
     now_millis: i64,
     delay_secs: i32,
     reconcile: bool,
+) -> Result<SyncRequest, SyncError> {
+    request(
+        store, queues, user_id, now_millis, delay_secs, reconcile, false,
+    )
+    .await
+}
+
+async fn request(
+    store: &Store,
+    queues: &Queues,
+    user_id: &str,
+    now_millis: i64,
+    delay_secs: i32,
+    reconcile: bool,
+    scheduled: bool,
 ) -> Result<SyncRequest, SyncError> {
     let now = now_millis / 1000;
     let lastfm = store.get_lastfm_service(user_id).await?;
@@ -166,6 +193,7 @@ pub async fn request_sync_with(
             }
             let job = Job {
                 spotify,
+                scheduled,
                 reconcile: kind == JobKind::Incremental
                     && reconcile_due(lastfm.as_ref(), reconcile, now),
                 ..Job::queued(
@@ -377,6 +405,8 @@ mod tests {
             updated_at,
             finished_at: None,
             errors: vec![],
+            scheduled: false,
+            units_sent: 0,
         }
     }
 

@@ -86,9 +86,11 @@ impl<G: RateGate> Engine<G> {
         }
         if job.pages_total.is_some() {
             let job = self.store.mark_job_running(&job, now_secs()).await?;
-            let pending = job.pending_units();
-            info!(job_id, pending = pending.len(), "resuming job");
-            self.enqueue(&job, &pending).await?;
+            // Units sent but never settled were lost with a worker (or are still on the queue:
+            // a second copy is harmless); settling sends the job's next ones.
+            let lost = job.units_in_flight();
+            info!(job_id, lost = lost.len(), "resuming job");
+            self.enqueue(&job, &lost).await?;
             return self.settle(job, None).await;
         }
         let mut plan = UnitPlan::default();
@@ -262,12 +264,8 @@ impl<G: RateGate> Engine<G> {
         if first.loved.is_some() {
             inline.push(Unit::Loved(1));
         }
-        let queued: Vec<Unit> = job
-            .queue_order()
-            .into_iter()
-            .filter(|u| !inline.contains(u))
-            .collect();
-        self.enqueue(&job, &queued).await?;
+        // The rest go out a few at a time (see `Job::units_to_send`).
+        self.top_up(&job, &inline).await?;
         for (page, read) in first.scrobbles {
             self.apply_scrobbles(&job, page, read, None).await?;
         }
@@ -282,6 +280,19 @@ impl<G: RateGate> Engine<G> {
             Some(job) => self.settle(job, None).await,
             None => Ok(()),
         }
+    }
+
+    /// Sends the job's next units, as many as its share of the queue allows, and records
+    /// how far it got. Sent first, recorded after: a worker dying in between only makes the
+    /// next top-up send the same units again, which exactly-once counting makes harmless.
+    async fn top_up(&self, job: &Job, also_settled: &[Unit]) -> Result<(), SyncError> {
+        let (units, sent) = job.units_to_send(also_settled);
+        if sent == job.units_sent {
+            return Ok(());
+        }
+        self.enqueue(job, &units).await?;
+        self.store.record_units_sent(job, sent).await?;
+        Ok(())
     }
 
     async fn enqueue(&self, job: &Job, units: &[Unit]) -> Result<(), SyncError> {
@@ -783,6 +794,10 @@ impl<G: RateGate> Engine<G> {
         let Some(total) = job.pages_total else {
             return Ok(());
         };
+        if job.status == JobStatus::Running {
+            // Every settled unit makes room for the job's next one.
+            self.top_up(&job, &[]).await?;
+        }
         let finalize_id = Unit::Finalize.id();
         let finalize_pending =
             |j: &Job| j.plan.finalize > 0 && !j.done_pages.contains(&finalize_id);

@@ -121,7 +121,22 @@ pub struct Job {
     pub updated_at: i64,
     pub finished_at: Option<i64>,
     pub errors: Vec<String>,
+    /// Started by the schedule rather than by the user (see [`Job::in_flight_cap`]).
+    pub scheduled: bool,
+    /// How many units of [`Job::queue_order`] have been sent to the queue: the job's units go
+    /// out a few at a time (see [`Job::units_to_send`]), so jobs share the queue.
+    pub units_sent: u32,
 }
+
+/// Units one job may have on the queue at once, by how much someone is waiting for it. Every
+/// job gets this many turns per pass through the queue, so a user who pressed "Sync now" (or
+/// a new user's first sync) is served before scheduled refreshes, and those before
+/// reconciliations and rebuilds; a three-page sync waits behind at most this many units of
+/// each other job, not behind a whole backfill. Six in flight keep the rate gate busy on their
+/// own (five requests a second at up to a second an answer).
+pub const IN_FLIGHT_INTERACTIVE: u32 = 6;
+pub const IN_FLIGHT_SCHEDULED: u32 = 2;
+pub const IN_FLIGHT_BACKGROUND: u32 = 1;
 
 /// Jobs that have not moved for this long are reported as stalled and may be resumed.
 pub const STALL_AFTER_SECS: i64 = 15 * 60;
@@ -165,7 +180,58 @@ impl Job {
             updated_at: now,
             finished_at: None,
             errors: vec![],
+            scheduled: false,
+            units_sent: 0,
         }
+    }
+
+    /// How many of this job's units may be on the queue at once.
+    pub fn in_flight_cap(&self) -> u32 {
+        match (self.kind, self.scheduled, self.reconcile) {
+            (JobKind::Rebuild, _, _) | (_, true, true) => IN_FLIGHT_BACKGROUND,
+            (_, true, false) => IN_FLIGHT_SCHEDULED,
+            (_, false, _) => IN_FLIGHT_INTERACTIVE,
+        }
+    }
+
+    /// The units to send now so that at most [`Job::in_flight_cap`] are on the queue, and the
+    /// new count of units sent. `also_settled`: units about to be done without the queue (the
+    /// start applies the first pages itself). Units already settled are passed over.
+    pub fn units_to_send(&self, also_settled: &[Unit]) -> (Vec<Unit>, u32) {
+        let settled = |u: &Unit| {
+            self.done_pages.contains(&u.id())
+                || self.failed_pages.contains(&u.id())
+                || also_settled.contains(u)
+        };
+        let order = self.queue_order();
+        let sent = (self.units_sent as usize).min(order.len());
+        let in_flight = order[..sent].iter().filter(|u| !settled(u)).count() as u32;
+        let room = self.in_flight_cap().saturating_sub(in_flight);
+        let mut out = Vec::new();
+        let mut next = sent;
+        while next < order.len() && (out.len() as u32) < room {
+            if !settled(&order[next]) {
+                out.push(order[next]);
+            }
+            next += 1;
+        }
+        // Settled units right after the last one sent need no turn either.
+        while next < order.len() && settled(&order[next]) {
+            next += 1;
+        }
+        (out, next as u32)
+    }
+
+    /// Units sent but not settled: on the queue, or lost with a worker (a resumed job sends
+    /// them again).
+    pub fn units_in_flight(&self) -> Vec<Unit> {
+        let order = self.queue_order();
+        let sent = (self.units_sent as usize).min(order.len());
+        order[..sent]
+            .iter()
+            .filter(|u| !self.done_pages.contains(&u.id()) && !self.failed_pages.contains(&u.id()))
+            .copied()
+            .collect()
     }
 
     /// Which window a scrobble page belongs to, and its page number within that window.
@@ -505,7 +571,103 @@ mod tests {
             updated_at: 100,
             finished_at: None,
             errors: vec![],
+            scheduled: false,
+            units_sent: 0,
         }
+    }
+
+    fn ids(units: &[Unit]) -> Vec<u32> {
+        units.iter().map(Unit::id).collect()
+    }
+
+    #[test]
+    fn a_job_has_at_most_its_cap_of_units_on_the_queue() {
+        let mut j = job(Some(20), &[], &[]);
+        let (first, sent) = j.units_to_send(&[Unit::Scrobbles(1)]);
+        // Page 1 is applied by the start: not sent, and not counted against the cap.
+        assert_eq!(ids(&first), vec![2, 3, 4, 5, 6, 7]);
+        assert_eq!(sent, 7);
+        j.units_sent = sent;
+        j.done_pages.insert(1);
+        assert_eq!(j.units_to_send(&[]), (vec![], 7), "all six still in flight");
+        j.done_pages.extend([3, 4]);
+        j.failed_pages.insert(2);
+        assert_eq!(
+            j.units_to_send(&[]),
+            (
+                vec![Unit::Scrobbles(8), Unit::Scrobbles(9), Unit::Scrobbles(10)],
+                10
+            )
+        );
+        assert_eq!(ids(&j.units_in_flight()), vec![5, 6, 7]);
+        // Units settled out of turn (a redelivery, a resumed job) are passed over.
+        j.units_sent = 10;
+        j.done_pages.extend([5, 6, 7, 11, 12]);
+        let (next, sent) = j.units_to_send(&[]);
+        assert_eq!(
+            ids(&next),
+            vec![13, 14, 15],
+            "8, 9 and 10 are still in flight"
+        );
+        assert_eq!(sent, 15);
+    }
+
+    #[test]
+    fn the_cap_follows_who_is_waiting() {
+        let mut j = job(Some(3), &[], &[]);
+        assert_eq!(j.in_flight_cap(), IN_FLIGHT_INTERACTIVE);
+        j.scheduled = true;
+        assert_eq!(j.in_flight_cap(), IN_FLIGHT_SCHEDULED);
+        j.reconcile = true;
+        assert_eq!(j.in_flight_cap(), IN_FLIGHT_BACKGROUND);
+        j.scheduled = false;
+        assert_eq!(
+            j.in_flight_cap(),
+            IN_FLIGHT_INTERACTIVE,
+            "a reconcile the user asked for"
+        );
+        j.kind = JobKind::Rebuild;
+        assert_eq!(j.in_flight_cap(), IN_FLIGHT_BACKGROUND);
+        const {
+            assert!(
+                IN_FLIGHT_BACKGROUND < IN_FLIGHT_SCHEDULED
+                    && IN_FLIGHT_SCHEDULED < IN_FLIGHT_INTERACTIVE
+            )
+        };
+    }
+
+    /// A first-in-first-out queue served one unit at a time, each finished unit topping its
+    /// job up: a 3-unit job started after a 300-unit backfill finishes within a few of the
+    /// backfill's units, and the backfill still gets every turn nobody else wants.
+    #[test]
+    fn a_light_job_is_not_queued_behind_a_backfill() {
+        use std::collections::VecDeque;
+        let mut jobs = [job(Some(300), &[], &[]), job(Some(3), &[], &[])];
+        let mut queue: VecDeque<(usize, Unit)> = VecDeque::new();
+        let send = |jobs: &mut [Job; 2], queue: &mut VecDeque<(usize, Unit)>, i: usize| {
+            let (units, sent) = jobs[i].units_to_send(&[]);
+            jobs[i].units_sent = sent;
+            queue.extend(units.into_iter().map(|u| (i, u)));
+        };
+        send(&mut jobs, &mut queue, 0);
+        // The backfill has done 50 units when the light job starts.
+        let mut served = Vec::new();
+        while let Some((i, unit)) = queue.pop_front() {
+            if served.len() == 50 {
+                send(&mut jobs, &mut queue, 1);
+            }
+            jobs[i].done_pages.insert(unit.id());
+            served.push(i);
+            send(&mut jobs, &mut queue, i);
+        }
+        let light_done = served.iter().rposition(|&i| i == 1).unwrap();
+        let heavy_between = served[50..light_done].iter().filter(|&&i| i == 0).count();
+        assert!(
+            heavy_between <= IN_FLIGHT_INTERACTIVE as usize,
+            "{heavy_between} backfill units first"
+        );
+        assert_eq!(served.len(), 303, "every unit served once");
+        assert!(jobs.iter().all(|j| j.units_in_flight().is_empty()));
     }
 
     #[test]

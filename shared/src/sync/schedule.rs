@@ -5,7 +5,7 @@
 use serde::Serialize;
 use tracing::warn;
 
-use super::control::{request_sync, SyncRequest};
+use super::control::{request_scheduled_sync, SyncRequest};
 use super::SyncError;
 use crate::queue::Queues;
 use crate::store::{keys, Store};
@@ -51,7 +51,7 @@ pub async fn start_due_syncs(store: &Store, queues: &Queues) -> Result<PassRepor
     };
     for (i, user_id) in due.iter().enumerate() {
         let delay = (i as i32 * STAGGER_SECS).min(900);
-        match request_sync(store, queues, user_id, now_millis, delay).await {
+        match request_scheduled_sync(store, queues, user_id, now_millis, delay).await {
             Ok(SyncRequest::Started { .. }) => report.started += 1,
             Ok(SyncRequest::Busy { .. }) => report.busy += 1,
             Ok(SyncRequest::NotConnected) => {}
