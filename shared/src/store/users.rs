@@ -169,7 +169,11 @@ impl Store {
             .expression_attribute_values(
                 ":due",
                 attr::s(keys::due_sort(
-                    now + crate::sync::schedule::interval_secs(),
+                    now + crate::sync::schedule::next_sync_in(
+                        crate::sync::schedule::interval_secs(),
+                        job.newest_uts,
+                        now,
+                    ),
                     &job.user_id,
                 )),
             );

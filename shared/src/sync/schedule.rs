@@ -21,6 +21,22 @@ pub fn interval_secs() -> i64 {
 
 /// Starts are spread out so a large pass does not arrive at Last.fm all at once; the shared
 /// rate gate still bounds the total either way.
+/// How long after a sync a listener is due again, by how recently they last played (`newest`,
+/// the newest scrobble the sync saw in its trailing 15 days; None: none in that window).
+/// Playing in the last two days: every `base` (6 h by default). In the last two weeks: daily.
+/// Quiet for longer: weekly; pressing "Sync now" still syncs at once. At 100,000 users of whom
+/// a third play daily, a third weekly and a third have stopped, the checks cost about
+/// 33,000 × 4 + 33,000 × 1 + 33,000 / 7 ≈ 170,000 requests a day (one each for a quiet
+/// window) instead of 400,000: 39% of one key's 432,000 a day at 5 requests a second.
+pub fn next_sync_in(base: i64, newest: Option<i64>, now: i64) -> i64 {
+    const DAY: i64 = 24 * 60 * 60;
+    match newest.map(|t| now - t) {
+        Some(idle) if idle <= 2 * DAY => base,
+        Some(idle) if idle <= 14 * DAY => base.max(DAY),
+        _ => base.max(7 * DAY),
+    }
+}
+
 pub const STAGGER_SECS: i32 = 2;
 const MAX_USERS_PER_PASS: usize = 2_000;
 
@@ -78,6 +94,18 @@ fn merge_due(lastfm: Vec<String>, spotify: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_who_play_are_synced_more_often_than_dormant_ones() {
+        let (base, now, day) = (6 * 3600, 100 * 86_400, 86_400);
+        assert_eq!(next_sync_in(base, Some(now - 3600), now), base);
+        assert_eq!(next_sync_in(base, Some(now - 2 * day), now), base);
+        assert_eq!(next_sync_in(base, Some(now - 3 * day), now), day);
+        assert_eq!(next_sync_in(base, Some(now - 20 * day), now), 7 * day);
+        assert_eq!(next_sync_in(base, None, now), 7 * day);
+        // A longer base interval is never shortened.
+        assert_eq!(next_sync_in(2 * day, Some(now - 3 * day), now), 2 * day);
+    }
 
     #[test]
     fn a_user_due_under_both_services_is_synced_once() {
