@@ -16,6 +16,9 @@ use karaoke_shared::sync::job::{Job, IN_FLIGHT_INTERACTIVE};
 use karaoke_tests::{assert_songs_match_truth, stack_env, unique, var, Api, Lastfm};
 use reqwest::{Method, StatusCode};
 
+/// The tests here measure how jobs share one rate gate: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn stack() -> (Store, Queues) {
     stack_env();
     let config = karaoke_shared::aws::sdk_config().await;
@@ -76,6 +79,7 @@ async fn wait_until(store: &Store, user_id: &str, what: &str, ok: impl Fn(&Job) 
 /// and all three end exact.
 #[tokio::test]
 async fn a_light_sync_overtakes_backfills_and_the_schedule_waits_for_people() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let lastfm = Lastfm::new();
     let (store, queues) = stack().await;
     let (pressed_name, pressed, pressed_api) = listener(&lastfm, 30_000, 91).await;
@@ -113,7 +117,7 @@ async fn a_light_sync_overtakes_backfills_and_the_schedule_waits_for_people() {
     // the closing count), each behind at most the backfills' units in flight, plus whatever
     // they do while it counts; without the cap it waited behind all ~280 of their remaining
     // units.
-    let bound = 8 * IN_FLIGHT_INTERACTIVE as usize;
+    let bound = 10 * IN_FLIGHT_INTERACTIVE as usize;
     assert!(
         a1 - a0 <= bound,
         "the pressed backfill did {} units first",
@@ -136,8 +140,10 @@ async fn a_light_sync_overtakes_backfills_and_the_schedule_waits_for_people() {
     let b_then = units_done(&job(&store, &scheduled).await);
     let (a_units, b_units) = (units_done(&a_done) - a1, b_then - b1);
     eprintln!("then: pressed {a_units} units, scheduled {b_units}");
+    // In-flight caps of 6 and 2: the scheduled backfill gets a third of the pressed one's
+    // turns, give or take the units each has between two polls.
     assert!(
-        a_units >= 2 * b_units,
+        2 * a_units >= 3 * b_units,
         "pressed {a_units} units, scheduled {b_units}"
     );
     wait_until(&store, &scheduled, "done", |j| j.status.as_str() == "done").await;
@@ -159,38 +165,70 @@ async fn a_light_sync_overtakes_backfills_and_the_schedule_waits_for_people() {
 /// meanwhile finishes normally and exact.
 #[tokio::test]
 async fn a_flood_of_connects_from_one_user_spends_nobody_else_s_budget() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let lastfm = Lastfm::new();
     let (store, _) = stack().await;
     let flooder_id = unique("flood");
     let flooder = Api::as_user(&flooder_id);
     let (other_name, _, other_api) = listener(&lastfm, 600, 94).await;
 
+    // Five tries a minute: the sixth is refused, and told when to come back.
+    let http = reqwest::Client::new();
+    let token = karaoke_tests::token_for(&flooder_id).await;
+    for i in 1..=6 {
+        let res = http
+            .put(format!("{}/api/me/services/lastfm", var("API_URL")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"username": "ab"}))
+            .send()
+            .await
+            .unwrap();
+        if i <= 5 {
+            assert_eq!(
+                res.status(),
+                StatusCode::NOT_FOUND,
+                "try {i}: no such Last.fm user"
+            );
+            continue;
+        }
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        let after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&after), "Retry-After: {after}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+    }
+
+    // Then two hundred at once, while another user syncs.
+    let started = Instant::now();
     let body = || Some(serde_json::json!({"username": "ab"}));
     let flood = futures::future::join_all(
         (0..200).map(|_| flooder.call(Method::PUT, "/api/me/services/lastfm", body())),
     );
     let (answers, _) = tokio::join!(flood, press_sync(&other_api));
+    let elapsed = started.elapsed();
     let refused = answers
         .iter()
         .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
         .count();
+    eprintln!("{refused} of 200 refused in {elapsed:.1?}");
     for r in &answers {
         assert!(
-            [
-                StatusCode::OK,
-                StatusCode::NOT_FOUND,
-                StatusCode::TOO_MANY_REQUESTS
-            ]
-            .contains(&r.status),
+            [StatusCode::NOT_FOUND, StatusCode::TOO_MANY_REQUESTS].contains(&r.status),
             "{} {}",
             r.status,
             r.body
         );
-        if r.status == StatusCode::TOO_MANY_REQUESTS {
-            assert_eq!(r.body["error"]["code"], "too_many_requests", "{}", r.body);
-        }
     }
-    assert!(refused >= 195, "only {refused} of 200 refused");
+    // Every one while the minute lasts; a flood outlasting it gets five more through.
+    let windows = 1 + elapsed.as_secs() as usize / 60;
+    assert!(
+        refused >= 200 - 5 * windows,
+        "only {refused} of 200 refused"
+    );
 
     // The gate: booked no further than its horizon (plus a slot) past now.
     let item = store
@@ -211,22 +249,6 @@ async fn a_flood_of_connects_from_one_user_spends_nobody_else_s_budget() {
         ahead <= HORIZON.as_millis() as i64 + 1_000,
         "the gate is booked {ahead} ms ahead"
     );
-
-    // The 429 says when to come back.
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/me/services/lastfm", var("API_URL")))
-        .bearer_auth(karaoke_tests::token_for(&flooder_id).await)
-        .json(&serde_json::json!({"username": "ab"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    let after: u64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&after), "Retry-After: {after}");
 
     // The other user's sync was not held up for good.
     let other = other_api.wait_for_sync(Duration::from_secs(300)).await;

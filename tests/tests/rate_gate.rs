@@ -11,8 +11,12 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// The tests here fill the one shared gate: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn concurrent_reservations_get_distinct_slots_one_interval_apart() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let gate = shared_rate_gate().await;
     let interval = (1000.0 / stack_rate_limit()).ceil() as i64;
     let before = now_ms();
@@ -46,6 +50,7 @@ async fn concurrent_reservations_get_distinct_slots_one_interval_apart() {
 /// the rest are told when it has room again, and nobody's slot lies beyond it.
 #[tokio::test]
 async fn a_rush_of_reservations_books_no_further_than_the_horizon() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let gate = shared_rate_gate().await;
     let interval = (1000.0 / stack_rate_limit()).ceil() as i64;
     let horizon = HORIZON.as_millis() as i64;
@@ -91,4 +96,6 @@ async fn a_rush_of_reservations_books_no_further_than_the_horizon() {
             room_at - before
         );
     }
+    // Leave the gate free for whoever comes next.
+    tokio::time::sleep(HORIZON + std::time::Duration::from_secs(1)).await;
 }

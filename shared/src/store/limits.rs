@@ -54,7 +54,6 @@ impl Store {
                 .update_expression(expression)
                 .condition_expression(condition)
                 .expression_attribute_values(":edge", attr::n(edge))
-                .expression_attribute_values(":now", attr::n(now))
                 .expression_attribute_values(":expires", attr::n(now + 2 * limit.window_secs))
         };
         // Within the current window, while under the limit.
@@ -78,6 +77,7 @@ impl Store {
             "attribute_not_exists(window_start) OR window_start <= :edge",
         )
         .expression_attribute_values(":one", attr::n(1))
+        .expression_attribute_values(":now", attr::n(now))
         .send()
         .await
         .map_err(StoreError::from_sdk);
