@@ -764,6 +764,32 @@ pub mod engine_harness {
                 .collect()
         }
 
+        /// An item of the user's partition as stored (read consistently, bypassing the
+        /// engine's types).
+        pub async fn raw_item(
+            &self,
+            user: &str,
+            sk: String,
+        ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>
+        {
+            self.store
+                .client()
+                .get_item()
+                .table_name(self.store.table())
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(
+                        karaoke_shared::store::keys::user_pk(user),
+                    ),
+                )
+                .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+        }
+
         pub async fn delete(&self, queue_url: &str, receipt: &str) {
             self.sqs
                 .delete_message()

@@ -5,7 +5,7 @@
 //! Lambda runtime so it can misbehave on purpose.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use futures::future::join_all;
 use karaoke_shared::store::keys;
@@ -39,25 +39,9 @@ const AFTER_LEDGER: u64 = 1;
 const AFTER_COUNT: u64 = 2;
 const AFTER_CLAIM: u64 = 3;
 
-/// An item of the user's partition as stored (the test reads the table itself, not through
-/// the engine's types).
-async fn raw_item(h: &Harness, user: &str, sk: String) -> Option<HashMap<String, AttributeValue>> {
-    h.store
-        .client()
-        .get_item()
-        .table_name(h.store.table())
-        .key("pk", AttributeValue::S(keys::user_pk(user)))
-        .key("sk", AttributeValue::S(sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-}
-
 /// A page's ledger entry: its encoded rows and how many scrobbles they are.
 async fn ledger_entry(h: &Harness, user: &str, job_id: &str, page: u32) -> Option<(String, u64)> {
-    let item = raw_item(h, user, keys::ledger_sk(job_id, page)).await?;
+    let item = h.raw_item(user, keys::ledger_sk(job_id, page)).await?;
     let rows = item["rows"].as_s().unwrap().clone();
     let count = item["count"].as_n().unwrap().parse().unwrap();
     Some((rows, count))
@@ -65,7 +49,8 @@ async fn ledger_entry(h: &Harness, user: &str, job_id: &str, page: u32) -> Optio
 
 /// Which unit holds the job's finishing step, if any.
 async fn finalize_claim(h: &Harness, user: &str, job_id: &str) -> Option<String> {
-    let item = raw_item(h, user, keys::job_sk(job_id))
+    let item = h
+        .raw_item(user, keys::job_sk(job_id))
         .await
         .expect("job item");
     item.get("finalize_by").map(|v| v.as_s().unwrap().clone())

@@ -7,7 +7,6 @@
 //! before it serves the user's (N+1)-th `user.getRecentTracks` request from then on), so they
 //! land between two pages of one job at a known point.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -857,17 +856,8 @@ impl FaultyWorkers {
         };
         let item = self
             .h
-            .store
-            .client()
-            .get_item()
-            .table_name(self.h.store.table())
-            .key("pk", AttributeValue::S(keys::user_pk(user_id)))
-            .key("sk", AttributeValue::S(keys::job_sk(job_id)))
-            .consistent_read(true)
-            .send()
+            .raw_item(user_id, keys::job_sk(job_id))
             .await
-            .unwrap()
-            .item
             .unwrap_or_default();
         let finalize = Unit::Finalize.id().to_string();
         let finished = item
